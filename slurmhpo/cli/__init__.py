@@ -1,0 +1,1 @@
+"""The ``slurmhpo`` command line; ``main.COMMAND_MODULES`` lists the command modules."""

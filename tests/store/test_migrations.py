@@ -1,0 +1,168 @@
+"""Migrations: every past revision upgrades to head keeping its data; models == migrations.
+
+To add a revision: give it a row set in ROW_SETS (rows valid for the schema AT that
+revision, inserted through reflected tables) so upgrades from it stay tested forever.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import CheckConstraint, Connection, Engine, MetaData, inspect
+
+from slurmhpo.store import queries as q
+from slurmhpo.store.db import make_engine, read_session
+from slurmhpo.store.leases import current_lease
+from slurmhpo.store.migrate import downgrade, schema_status, script_directory, upgrade
+from slurmhpo.store.models import Base
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+T1 = datetime(2026, 1, 1, 13, 0, 0, tzinfo=timezone.utc)
+
+
+def _rows_0001(conn: Connection) -> None:
+    """A study with a trial, a job, three observations (one NaN), a decision and a lease."""
+    tables = MetaData()
+    tables.reflect(conn)
+    t = tables.tables
+    conn.execute(
+        t["studies"].insert(),
+        [
+            {
+                "id": 1, "name": "old", "spec": {"name": "old", "eta": 3}, "metric": "loss",
+                "mode": "min", "state": "running", "last_decision_seq": 1,
+                "created_at": T0, "updated_at": T0, "finished_at": None,
+            }
+        ],
+    )  # fmt: skip
+    conn.execute(
+        t["trials"].insert(),
+        [
+            {
+                "id": 1, "study_id": 1, "number": 0, "config": {"lr": 0.01}, "bracket": 0,
+                "state": "paused", "reached_resource": 3, "failure_reason": None,
+                "created_at": T0, "updated_at": T0,
+            }
+        ],
+    )  # fmt: skip
+    conn.execute(
+        t["jobs"].insert(),
+        [
+            {
+                "id": 1, "study_id": 1, "trial_id": 1, "backend": "slurm", "external_id": "4242",
+                "start_resource": 0, "target_resource": 3, "state": "completed", "attempt": 0,
+                "metric_path": "/scratch/m.jsonl", "metric_offset": 123, "exit_reason": None,
+                "created_at": T0, "submitted_at": T0, "started_at": T0, "ended_at": T1,
+            }
+        ],
+    )  # fmt: skip
+    obs = [
+        (1, 0.9, "finite"),
+        (2, None, "nan"),
+        (3, 0.5, "finite"),
+    ]
+    conn.execute(
+        t["observations"].insert(),
+        [
+            {
+                "study_id": 1, "trial_id": 1, "job_id": 1, "resource": r, "value": v,
+                "value_kind": k, "metrics": {"loss": v if v is not None else "NaN"},
+                "reported_at": T0, "ingested_at": T1,
+            }
+            for r, v, k in obs
+        ],
+    )  # fmt: skip
+    conn.execute(
+        t["decisions"].insert(),
+        [
+            {
+                "study_id": 1, "trial_id": 1, "seq": 1, "kind": "pause",
+                "payload": {"trial_id": 0, "rung": 3}, "reason": "top 1/3 of rung 3",
+                "created_at": T1,
+            }
+        ],
+    )  # fmt: skip
+    conn.execute(
+        t["leases"].insert(),
+        [{"study_id": 1, "owner": "h:1:u", "acquired_at": T0, "heartbeat_at": T0,
+          "expires_at": T1}],
+    )  # fmt: skip
+
+
+def _check_0001(engine: Engine) -> None:
+    """The 0001 row set, read through today's models and queries."""
+    with read_session(engine) as s:
+        study = q.get_study(s, "old")
+        assert (study.spec, study.state, study.created_at) == (
+            {"name": "old", "eta": 3},
+            "running",
+            T0,
+        )
+        trial = q.get_trial(s, study, 0)
+        assert (trial.config, trial.state, trial.reached_resource) == ({"lr": 0.01}, "paused", 3)
+        values = [(o.resource, o.objective) for o in q.trial_observations(s, trial)]
+        assert values[0] == (1, 0.9) and values[2] == (3, 0.5) and math.isnan(values[1][1])
+        (job,) = q.trial_jobs(s, trial)
+        assert (job.external_id, job.metric_offset, job.ended_at) == ("4242", 123, T1)
+        (decision,) = q.list_decisions(s, study)
+        assert (decision.seq, decision.payload) == (1, {"trial_id": 0, "rung": 3})
+        lease = current_lease(s, study.id)
+        assert lease is not None and lease[0].owner == "h:1:u" and lease[1] is False
+        best = q.best_trial(s, study)
+        assert best is not None and (best.trial.number, best.value) == (0, 0.5)
+
+
+ROW_SETS: dict[str, tuple[Callable[[Connection], None], Callable[[Engine], None]]] = {
+    "0001": (_rows_0001, _check_0001),
+}
+
+
+def _revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    return [r.revision for r in reversed(list(script_directory().walk_revisions()))]
+
+
+def test_every_revision_has_a_row_set() -> None:
+    missing = set(_revisions()) - set(ROW_SETS)
+    assert not missing, f"add a row set to ROW_SETS for revisions {sorted(missing)}"
+
+
+@pytest.mark.parametrize("revision", _revisions())
+def test_upgrade_from_each_revision_keeps_data(db_url: str, revision: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        assert upgrade(engine, revision) == revision
+        insert_rows, _ = ROW_SETS[revision]
+        with engine.begin() as conn:
+            insert_rows(conn)
+        assert upgrade(engine) == script_directory().get_current_head()
+        _, check_rows = ROW_SETS[revision]
+        check_rows(engine)
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_give_the_same_schema(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+        inspector = inspect(conn)
+        for name, table in Base.metadata.tables.items():
+            # autogenerate ignores CHECK constraints: compare their names ourselves
+            reflected = {c["name"] for c in inspector.get_check_constraints(name)}
+            declared = {str(c.name) for c in table.constraints if isinstance(c, CheckConstraint)}
+            assert reflected == declared, name
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_restores(engine: Engine) -> None:
+    assert downgrade(engine, "base") == "base"
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) & set(Base.metadata.tables) == set()
+    assert schema_status(engine).current is None
+    upgrade(engine)
+    assert schema_status(engine).up_to_date

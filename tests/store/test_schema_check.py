@@ -1,0 +1,98 @@
+"""Refusing a database whose schema is missing, older or newer, with the fix in the message.
+
+"Older" and "newer" need a second revision: the tests copy the packaged scripts and add a
+revision 0002 to the copy, so the real scripts stay untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from slurmhpo.errors import SchemaError
+from slurmhpo.store.db import display_url, make_engine
+from slurmhpo.store.migrate import check_schema, schema_status, upgrade
+
+REVISION_0002 = '''"""Test-only revision on top of 0001."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("zz_extra", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("zz_extra")
+'''
+
+
+@pytest.fixture
+def newer_scripts(tmp_path: Path) -> str:
+    """A copy of the packaged migrations with an extra revision 0002 (the "future")."""
+    target = tmp_path / "scripts"
+    shutil.copytree(
+        str(files("slurmhpo.migrations")), target, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (target / "versions" / "0002_extra.py").write_text(REVISION_0002)
+    return str(target)
+
+
+@pytest.fixture
+def empty_engine(db_url: str) -> Engine:
+    return make_engine(db_url)
+
+
+def test_no_schema_names_the_upgrade_command(empty_engine: Engine) -> None:
+    where = display_url(empty_engine.url)
+    with pytest.raises(SchemaError) as info:
+        check_schema(empty_engine)
+    assert str(info.value) == (
+        f"database at {where} has no slurmhpo schema; run: slurmhpo db upgrade --db {where}"
+    )
+    assert info.value.exit_code == 3
+
+
+def test_head_passes(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    check_schema(empty_engine)
+    status = schema_status(empty_engine)
+    assert status.up_to_date and status.has_tables and status.known
+
+
+def test_older_revision_names_it_and_the_fix(empty_engine: Engine, newer_scripts: str) -> None:
+    upgrade(empty_engine)  # packaged head 0001; the "newer slurmhpo" expects 0002
+    where = display_url(empty_engine.url)
+    with pytest.raises(SchemaError, match="schema revision 0001, older than") as info:
+        check_schema(empty_engine, newer_scripts)
+    assert str(info.value).endswith(f"run: slurmhpo db upgrade --db {where}")
+    assert upgrade(empty_engine, scripts=newer_scripts) == "0002"
+    check_schema(empty_engine, newer_scripts)
+
+
+def test_newer_revision_says_upgrade_slurmhpo(empty_engine: Engine, newer_scripts: str) -> None:
+    upgrade(empty_engine, scripts=newer_scripts)
+    message = re.escape("which this slurmhpo") + ".*" + re.escape("upgrade slurmhpo")
+    with pytest.raises(SchemaError, match="revision 0002, " + message):
+        check_schema(empty_engine)
+    with pytest.raises(SchemaError, match=message):  # and upgrade does not touch it
+        upgrade(empty_engine)
+    assert schema_status(empty_engine, newer_scripts).current == "0002"
+
+
+def test_unknown_revision_id_is_treated_as_newer(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    with pytest.raises(SchemaError, match=r"f00dcafe.*upgrade slurmhpo"):
+        check_schema(empty_engine)
