@@ -1,0 +1,65 @@
+"""Build a searcher from the study file's ``[searcher]`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from slurmhpo.errors import ConfigError
+from slurmhpo.fields import TableReader
+from slurmhpo.scheduling.searchers.base import Searcher
+from slurmhpo.scheduling.searchers.grid import GridSearcher
+from slurmhpo.scheduling.searchers.kde import KDESearcher, KDESettings
+from slurmhpo.scheduling.searchers.random_search import RandomSearcher
+from slurmhpo.scheduling.types import Mode
+
+if TYPE_CHECKING:
+    from slurmhpo.space import SearchSpace
+
+SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde")
+
+
+def make_searcher(
+    spec: Mapping[str, Any],
+    space: SearchSpace,
+    mode: Mode,
+    rng: np.random.Generator,
+    initial_configs: Sequence[Mapping[str, Any]] = (),
+) -> Searcher:
+    """The searcher ``spec`` describes, e.g. ``{"type": "kde", "num_samples": 64}``.
+
+    Every key is checked: an unknown type or setting, or a value of the wrong type or range,
+    raises ConfigError naming ``searcher.<key>``.
+    """
+    reader = TableReader(spec, "searcher")
+    kind = reader.choice("type", SEARCHER_TYPES)
+    if kind == "random":
+        reader.finish()
+        return RandomSearcher(space, mode, rng, initial_configs=initial_configs)
+    if kind == "grid":
+        num_points = reader.positive("num_points", int, default=5)
+        reader.finish()
+        return GridSearcher(
+            space, mode, rng, initial_configs=initial_configs, num_points=num_points
+        )
+    settings = _kde_settings(reader)
+    reader.finish()
+    return KDESearcher(space, mode, rng, initial_configs=initial_configs, settings=settings)
+
+
+def _kde_settings(reader: TableReader) -> KDESettings:
+    default = KDESettings()
+    min_points = reader.get("min_points", int, default=None)
+    if min_points is not None and min_points < 2:
+        raise ConfigError("searcher.min_points", f"must be at least 2, got {min_points}")
+    return KDESettings(
+        top_n_percent=reader.get("top_n_percent", float, default=default.top_n_percent),
+        num_samples=reader.positive("num_samples", int, default=default.num_samples),
+        random_fraction=reader.get("random_fraction", float, default=default.random_fraction),
+        bandwidth_factor=reader.get("bandwidth_factor", float, default=default.bandwidth_factor),
+        min_bandwidth=reader.get("min_bandwidth", float, default=default.min_bandwidth),
+        min_points=min_points,
+        max_model_points=reader.get("max_model_points", int, default=default.max_model_points),
+    )

@@ -1,0 +1,72 @@
+"""Per-resource observation tables for model-based searchers, in growing numpy buffers.
+
+Appending is amortised O(d); a table exposes its rows as array views, so fitting a model never
+converts Python lists. Each table has a ``version`` that changes with every write, so a model
+fitted on it can be reused until new data arrives at that resource.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class BudgetTable:
+    """Unit-cube vectors and losses (smaller is better) of the trials observed at one resource.
+
+    A trial observed twice at the same resource keeps its latest value (a resumed trial may
+    report again the level it was paused at).
+    """
+
+    def __init__(self, dim: int, capacity: int = 64) -> None:
+        self._x = np.empty((capacity, dim))
+        self._loss = np.empty(capacity)
+        self.rows: dict[int, int] = {}
+        self.version = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """``(n, d)`` view of the stored vectors (NaN where a parameter is inactive)."""
+        return self._x[: len(self.rows)]
+
+    @property
+    def losses(self) -> np.ndarray:
+        """``(n,)`` view of the stored losses (+inf for failed or bad values)."""
+        return self._loss[: len(self.rows)]
+
+    def add(self, trial_id: int, vector: np.ndarray, loss: float) -> None:
+        row = self.rows.get(trial_id)
+        if row is None:
+            row = len(self.rows)
+            if row == self._loss.size:
+                self._grow()
+            self.rows[trial_id] = row
+        self._x[row] = vector
+        self._loss[row] = loss
+        self.version += 1
+
+    def _grow(self) -> None:
+        x = np.empty((2 * self._x.shape[0], self._x.shape[1]))
+        x[: self._x.shape[0]] = self._x
+        loss = np.empty(2 * self._loss.size)
+        loss[: self._loss.size] = self._loss
+        self._x, self._loss = x, loss
+
+
+class ObservationStore:
+    """All observations of a searcher, one :class:`BudgetTable` per resource level."""
+
+    def __init__(self, dim: int) -> None:
+        self._dim = dim
+        self.tables: dict[int, BudgetTable] = {}
+
+    def add(self, resource: int, trial_id: int, vector: np.ndarray, loss: float) -> None:
+        table = self.tables.get(resource)
+        if table is None:
+            table = self.tables[resource] = BudgetTable(self._dim)
+        table.add(trial_id, vector, loss)
+
+    def resources_descending(self) -> list[int]:
+        return sorted(self.tables, reverse=True)
