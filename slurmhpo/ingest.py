@@ -1,0 +1,368 @@
+"""Reading new records from metric files: what the controller does every cycle for every job.
+
+The trial side (:mod:`slurmhpo.trial`, whose docstring defines the line format) appends one
+JSON object per line. The controller keeps, per job, the byte offset up to which the file is
+ingested, and calls :func:`read_new_records` with it. The cost of a call grows with the NEW
+bytes only: an idle file costs one ``open`` + ``fstat`` + ``close`` and no read at all.
+
+Contract of :func:`read_new_records`
+------------------------------------
+* It never raises because of what is (or is not) on disk: every defect becomes a
+  :class:`Problem` and the good lines around it are still returned. It raises ValueError
+  only for bad arguments (a bug in the caller).
+* Only complete lines (ending in ``\\n``) are parsed. A last line without its ``\\n`` is left
+  for the next call: ``new_offset`` stops at its start.
+* Each call reads at most ``max_bytes`` (+1, see below) with one ``pread``, so a huge burst is
+  consumed over several calls; ``ReadResult.more`` says that data is still waiting.
+* Store ``new_offset`` with the observations, in the same transaction, and pass it back next
+  time. Every record and every problem is then returned exactly once, in file order.
+
+Lines longer than ``max_line_bytes`` (without the ``\\n``) are skipped with one ``too_long``
+problem, even while still growing: as soon as the unfinished tail of the file is longer than
+the limit, the problem is reported and ``new_offset`` jumps to the end of the bytes read,
+INSIDE that line. No extra state is needed to remember "skipping": every other offset this
+function returns is 0 or just after a ``\\n``, so a call whose ``offset - 1`` byte is not a
+``\\n`` knows it is inside a line that was already reported, and skips silently up to the
+next ``\\n``. That is why a call reads from ``offset - 1``: one byte more, still one read.
+A stored offset that lands inside a line for any other reason (a file replaced by a longer
+one) resynchronises the same way, at the next line boundary.
+
+Decisions about bad data (one problem per line at most, keyed by the line's offset)
+-----------------------------------------------------------------------------------
+* Blank (whitespace-only) lines are ignored silently: they carry nothing.
+* ``not_utf8`` / ``not_json`` / ``not_object``: the line is dropped. A UTF-8 BOM at offset 0
+  is tolerated (some Windows tools write one).
+* ``no_resource`` / ``bad_resource``: the line is dropped. The resource must be a JSON int
+  (not ``3.0``, not ``true``) between 1 and :data:`slurmhpo.paths.MAX_RESOURCE`, exactly as
+  the trial side writes it; anything else is a writer bug worth seeing, not guessing around.
+* ``bad_metric``: the line is KEPT without the offending keys (a stray string metric must not
+  cost a trial its observation). If the objective is among them, ``Record.value`` is None,
+  exactly as when the objective is absent. An unusable ``time`` is reported the same way and
+  gives ``reported_at=None``.
+* ``missing``: the file does not exist (yet): no records, offset unchanged.
+* ``truncated``: the file is shorter than ``offset`` (rewritten or replaced). Reading starts
+  again from offset 0 in the same call. Records already ingested may come back; the store
+  keeps the first report of each (trial, resource), so they add nothing, while reports the
+  new file holds past the old offset's reach are not lost (jumping to the current size would
+  lose every line written before we noticed). A file replaced by one that is already longer
+  than ``offset`` cannot be told apart from growth by its size.
+* ``unreadable``: any other OS error, or a path that is not a regular file. Offset unchanged.
+
+Logging each problem once: problems carry the offset of their line, and offsets only move
+forward, so ``problem_key(path, problem)`` identifies a problem. ``missing`` and
+``unreadable`` repeat with the same key every cycle until the situation changes, so a
+controller that remembers the keys it logged (per job) logs them once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from slurmhpo.paths import MAX_RESOURCE
+
+TIME_KEY = "time"
+DEFAULT_MAX_LINE_BYTES = 1_000_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+PROBLEM_KINDS = (
+    "not_json",
+    "not_object",
+    "no_resource",
+    "bad_resource",
+    "bad_metric",
+    "too_long",
+    "not_utf8",
+    "truncated",
+    "missing",
+    "unreadable",
+)
+_SHOWN = 80  # characters of a bad value or parser message quoted in a problem's detail
+
+
+@dataclass(frozen=True)
+class Record:
+    """One complete, valid metric line.
+
+    ``metrics`` holds every numeric key except the resource and ``time``, as floats (ints
+    converted, NaN and infinities kept). ``value`` is ``metrics[metric]``, None when the line
+    lacks a usable objective. ``reported_at`` is the ``time`` key as an aware UTC datetime.
+    ``line_offset`` is the byte offset where the line starts in the file.
+    """
+
+    resource: int
+    metrics: dict[str, float] = field(hash=False)
+    value: float | None
+    reported_at: datetime | None
+    line_offset: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A defect found at byte ``offset``; ``kind`` is one of :data:`PROBLEM_KINDS`."""
+
+    offset: int
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What one call found; store ``new_offset`` and pass it back next time.
+
+    ``more`` is True when the call stopped at its byte limit with data still waiting, so
+    the caller may read again at once instead of waiting for its next cycle.
+    """
+
+    records: list[Record]
+    problems: list[Problem]
+    new_offset: int
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Bytes read from the file: ``data[0]`` is at file offset ``start``."""
+
+    data: bytes
+    start: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class _Options:
+    resource_name: str
+    metric: str
+    max_line_bytes: int
+
+
+def problem_key(path: Path | str, problem: Problem) -> tuple[str, int, str]:
+    """A hashable identity for ``problem`` in ``path``: log a problem only if its key is new."""
+    return (str(path), problem.offset, problem.kind)
+
+
+def read_new_records(
+    path: Path,
+    offset: int,
+    *,
+    resource_name: str,
+    metric: str,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ReadResult:
+    """Parse the complete lines of ``path`` after byte ``offset`` (see the module docstring).
+
+    ``resource_name`` is the key holding the resource (e.g. ``epoch``), ``metric`` the
+    objective. ``max_bytes`` must exceed ``max_line_bytes`` so that every call either makes
+    progress or has nothing new to read. Never raises for file contents or OS errors.
+    """
+    _check_arguments(offset, max_line_bytes, max_bytes)
+    problems: list[Problem] = []
+    chunk = _read_chunk(Path(path), offset, max_bytes, problems)
+    if chunk is None:
+        new_offset = 0 if problems and problems[-1].kind == "truncated" else offset
+        return ReadResult([], problems, new_offset)
+    options = _Options(resource_name, metric, max_line_bytes)
+    records, new_offset = _parse_chunk(chunk, options, problems)
+    return ReadResult(records, problems, new_offset, chunk.more)
+
+
+def _check_arguments(offset: int, max_line_bytes: int, max_bytes: int) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+    if max_line_bytes < 1:
+        raise ValueError(f"max_line_bytes must be >= 1, got {max_line_bytes!r}")
+    if max_bytes <= max_line_bytes:
+        raise ValueError(
+            f"max_bytes ({max_bytes}) must be greater than max_line_bytes ({max_line_bytes}), "
+            "or a line of allowed length might never fit in one read"
+        )
+
+
+def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]) -> _Chunk | None:
+    """Read the new bytes after ``offset`` (plus the byte before it); None if there are none.
+
+    Appends ``missing``/``unreadable``/``truncated`` to ``problems``. After ``truncated``
+    the chunk starts at offset 0 (None if the file is now empty). Opening the file (rather
+    than a bare ``stat``) makes NFS revalidate its size: close-to-open consistency.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        problems.append(Problem(offset, "missing", f"{path} does not exist (yet)"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(offset, "unreadable", f"cannot open {path}: {exc}"))
+        return None
+    try:
+        return _read_open_file(fd, path, offset, max_bytes, problems)
+    except OSError as exc:
+        problems.append(Problem(offset, "unreadable", f"cannot read {path}: {exc}"))
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_open_file(
+    fd: int, path: Path, offset: int, max_bytes: int, problems: list[Problem]
+) -> _Chunk | None:
+    """The :func:`_read_chunk` work on an open descriptor (OSError propagates)."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        problems.append(Problem(offset, "unreadable", f"{path} is not a regular file"))
+        return None
+    size = info.st_size
+    if size < offset:
+        problems.append(
+            Problem(
+                offset,
+                "truncated",
+                f"{path} is {size} bytes, shorter than the {offset} already read; reading "
+                "it again from the start (reports already stored are kept, repeats ignored)",
+            )
+        )
+        offset = 0
+    if size == offset:
+        return None
+    start = max(offset - 1, 0)  # the byte before offset tells whether we are inside a line
+    length = min(size - start, max_bytes + (offset - start))
+    data = os.pread(fd, length, start)
+    return _Chunk(data, start, more=start + len(data) < size)
+
+
+def _parse_chunk(
+    chunk: _Chunk, options: _Options, problems: list[Problem]
+) -> tuple[list[Record], int]:
+    """Parse the complete lines of ``chunk``; returns the records and the new offset."""
+    data, start = chunk.data, chunk.start
+    pos = 0
+    if start > 0:  # data[0] is the byte before the caller's offset
+        if data[:1] != b"\n":  # inside a line already reported too long: skip to its end
+            newline = data.find(b"\n", 1)
+            if newline < 0:
+                return [], start + len(data)
+            pos = newline
+        pos += 1
+    records: list[Record] = []
+    while (newline := data.find(b"\n", pos)) >= 0:
+        record = _parse_line(data[pos:newline], start + pos, options, problems)
+        if record is not None:
+            records.append(record)
+        pos = newline + 1
+    tail = len(data) - pos
+    if tail > options.max_line_bytes:
+        problems.append(_too_long(start + pos, tail, options, unfinished=True))
+        return records, start + len(data)
+    return records, start + pos
+
+
+def _too_long(offset: int, length: int, options: _Options, unfinished: bool) -> Problem:
+    so_far = " so far, still unfinished" if unfinished else ""
+    return Problem(
+        offset,
+        "too_long",
+        f"line of {length} bytes{so_far} exceeds the {options.max_line_bytes}-byte limit; skipped",
+    )
+
+
+def _parse_line(
+    raw: bytes, offset: int, options: _Options, problems: list[Problem]
+) -> Record | None:
+    """The record on one complete line (without its newline), or None (problem appended)."""
+    if len(raw) > options.max_line_bytes:
+        problems.append(_too_long(offset, len(raw), options, unfinished=False))
+        return None
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(offset, "not_utf8", f"invalid UTF-8 at byte {exc.start}"))
+        return None
+    if offset == 0:
+        text = text.removeprefix("\ufeff")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        problems.append(Problem(offset, "not_json", _shorten(str(exc) or type(exc).__name__)))
+        return None
+    if not isinstance(obj, dict):
+        problems.append(
+            Problem(offset, "not_object", f"a JSON {type(obj).__name__}, not an object")
+        )
+        return None
+    return _record_from_object(obj, offset, options, problems)
+
+
+def _record_from_object(
+    obj: dict[str, Any], offset: int, options: _Options, problems: list[Problem]
+) -> Record | None:
+    """Validate the resource, keep the numeric metrics, report the rest (see module doc)."""
+    name = options.resource_name
+    if name not in obj:
+        problems.append(Problem(offset, "no_resource", f"no {name!r} key"))
+        return None
+    resource = obj[name]
+    if not _is_int(resource) or not 1 <= resource <= MAX_RESOURCE:
+        problems.append(
+            Problem(
+                offset,
+                "bad_resource",
+                f"{name}={_shorten(repr(resource))}: must be an int from 1 to {MAX_RESOURCE}",
+            )
+        )
+        return None
+    bad: list[str] = []
+    reported_at = None
+    if TIME_KEY in obj:
+        reported_at = _timestamp(obj[TIME_KEY])
+        if reported_at is None:
+            bad.append(f"{TIME_KEY}={_shorten(repr(obj[TIME_KEY]))}")
+    metrics: dict[str, float] = {}
+    for key, value in obj.items():
+        if key in (name, TIME_KEY):
+            continue
+        number = _as_float(value)
+        if number is None:
+            bad.append(f"{_shorten(repr(key))}={_shorten(repr(value))}")
+        else:
+            metrics[key] = number
+    if bad:
+        problems.append(Problem(offset, "bad_metric", "not a number, dropped: " + ", ".join(bad)))
+    return Record(resource, metrics, metrics.get(options.metric), reported_at, offset)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_float(value: Any) -> float | None:
+    """``value`` as a float if it is a JSON number (NaN/inf kept); None otherwise."""
+    if isinstance(value, float):
+        return value
+    if _is_int(value):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range is not a usable metric
+            return None
+    return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Unix seconds as an aware UTC datetime; None for non-numbers, NaN, inf, out of range."""
+    seconds = _as_float(value)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
