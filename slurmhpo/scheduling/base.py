@@ -1,0 +1,214 @@
+"""The scheduler interface and the trial bookkeeping every scheduler shares.
+
+The scheduler decides, the controller acts. Its inputs are narrow and read-only: a trial id, a
+resource level and a metric value; it never sees the controller, the store or a backend. Its
+state is a pure function of the sequence of calls it received (and its seed), which is what lets
+:mod:`slurmhpo.scheduling.history` rebuild it after a controller restart.
+
+Call contract (the controller's side):
+
+* ``suggest(trial_id)`` when a worker is free; ``trial_id`` is the id a NEW trial would get.
+  ``None`` means nothing to run now; it leaves the scheduler (and its rng) untouched, so it
+  need not be recorded. ``allow_new=False`` (the study may start no more trials) asks for a
+  resume only. A :class:`ResumeTrial` never depends on ``trial_id`` or ``allow_new``: every
+  scheduler looks for a resume before it considers a new trial, which is what makes a replay
+  with the defaults exact.
+* ``on_result(trial_id, resource, value)`` for every result, in the order the trial produced
+  them; resources must be integers in 1..r_max. The answer says what the trial does next:
+  CONTINUE, PAUSE (at its target, keep the checkpoint), STOP (kill it) or COMPLETE (it reached
+  its final target). A trial must report at every rung level it passes (reporting every epoch
+  does that); a repeated or older resource is ignored (CONTINUE). Results of a trial that is
+  no longer running (a late line after STOP, PAUSE, COMPLETE) are ignored and answered with the
+  same action again.
+* ``on_error(trial_id)`` when a running trial's job failed (or ended before reaching its
+  target). The trial counts as the worst result at the rung it was running towards (the first
+  rung level it had not reached), so rungs waiting for it can complete. Errors for trials that
+  are not running (e.g. a job killed after STOP) are ignored.
+
+Every scheduler calls ``searcher.on_trial_end`` when a trial pauses, stops, fails or completes,
+so the searcher's pending set only holds trials that are training.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+import numpy as np
+
+from slurmhpo.scheduling.rungs import RungRow
+from slurmhpo.scheduling.types import (
+    Action,
+    Mode,
+    ResumeTrial,
+    SchedulingError,
+    StartTrial,
+    Suggestion,
+)
+
+
+class Searcher(Protocol):
+    """What a scheduler needs from a searcher (see :mod:`slurmhpo.scheduling.searchers`)."""
+
+    def suggest(self, trial_id: int) -> dict[str, Any] | None: ...
+
+    def observe(
+        self, trial_id: int, config: dict[str, Any], resource: int, value: float | None
+    ) -> None: ...
+
+    def on_trial_end(self, trial_id: int) -> None: ...
+
+
+class TrialStatus(str, Enum):
+    RUNNING = "running"
+    PAUSED = "paused"  # at a rung, checkpoint kept; may be resumed
+    STOPPED = "stopped"
+    FAILED = "failed"
+    COMPLETE = "complete"
+
+
+_FINAL_ACTION = {
+    TrialStatus.PAUSED: Action.PAUSE,
+    TrialStatus.STOPPED: Action.STOP,
+    TrialStatus.FAILED: Action.STOP,
+    TrialStatus.COMPLETE: Action.COMPLETE,
+}
+_STATUS_OF = {
+    Action.PAUSE: TrialStatus.PAUSED,
+    Action.STOP: TrialStatus.STOPPED,
+    Action.COMPLETE: TrialStatus.COMPLETE,
+}
+
+
+@dataclass
+class TrialRecord:
+    """What a scheduler remembers about one trial (``reached``: highest rung level, 0 = none)."""
+
+    trial_id: int
+    config: dict[str, Any]
+    bracket: int
+    target: int
+    status: TrialStatus = TrialStatus.RUNNING
+    reached: int = 0
+    last_resource: int = 0
+
+
+class Scheduler(ABC):
+    """Base of every scheduler: validation, trial records and searcher bookkeeping.
+
+    Subclasses implement :meth:`suggest`, :meth:`_decide` (a result of a running trial at a new
+    resource) and :meth:`_on_failed`; they call :meth:`_start` and :meth:`_resume` to create
+    suggestions so that records stay consistent.
+    """
+
+    def __init__(
+        self, searcher: Searcher, mode: Mode, r_min: int, r_max: int, rng: np.random.Generator
+    ) -> None:
+        if mode not in ("min", "max"):
+            raise SchedulingError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.searcher = searcher
+        self.mode: Mode = mode
+        self.r_min = r_min
+        self.r_max = r_max
+        self.rng = rng
+        self._trials: dict[int, TrialRecord] = {}
+
+    # ---- the interface -------------------------------------------------------------------
+    @abstractmethod
+    def suggest(self, trial_id: int, *, allow_new: bool = True) -> Suggestion | None:
+        """The next job for a free worker, or None (state and rng untouched).
+
+        ``allow_new=False`` (e.g. the study's max_trials is reached) asks for a resume only.
+        """
+
+    def on_result(self, trial_id: int, resource: int, value: float | None) -> Action:
+        """Record a result and say what the trial does next (see the module docstring)."""
+        rec = self._record(trial_id)
+        if isinstance(resource, bool) or not isinstance(resource, int):
+            raise SchedulingError(f"resource must be an int, got {resource!r}")
+        if not 1 <= resource <= self.r_max:
+            raise SchedulingError(f"resource {resource} outside 1..{self.r_max}")
+        if rec.status is not TrialStatus.RUNNING:
+            return _FINAL_ACTION[rec.status]
+        if resource <= rec.last_resource:
+            return Action.CONTINUE
+        rec.last_resource = resource
+        if self._observes(rec, resource):
+            self.searcher.observe(trial_id, rec.config, resource, value)
+        action = self._decide(rec, resource, value)
+        if action is not Action.CONTINUE:
+            if rec.status is TrialStatus.RUNNING:  # _decide may have settled it already
+                rec.status = _STATUS_OF[action]
+            self.searcher.on_trial_end(trial_id)
+        return action
+
+    def on_error(self, trial_id: int) -> None:
+        """A running trial failed: it counts as worst at the rung it was running towards."""
+        rec = self._record(trial_id)
+        if rec.status is not TrialStatus.RUNNING:
+            return
+        rec.status = TrialStatus.FAILED
+        self._on_failed(rec)
+        self.searcher.on_trial_end(trial_id)
+
+    @abstractmethod
+    def rung_table(self) -> dict[int, dict[int, list[RungRow]]]:
+        """bracket -> rung level -> members best first, for inspection (O(n))."""
+
+    def trial_status(self, trial_id: int) -> TrialStatus:
+        """Where the scheduler thinks ``trial_id`` is (the controller may cross-check)."""
+        return self._record(trial_id).status
+
+    def trial_ids(self) -> list[int]:
+        """Every trial this scheduler started, in start order."""
+        return list(self._trials)
+
+    # ---- for subclasses ------------------------------------------------------------------
+    @abstractmethod
+    def _decide(self, rec: TrialRecord, resource: int, value: float | None) -> Action:
+        """Decision for a running trial's result at a resource it had not reported before."""
+
+    @abstractmethod
+    def _on_failed(self, rec: TrialRecord) -> None:
+        """Book the failure of ``rec`` (status is already FAILED)."""
+
+    def _observes(self, rec: TrialRecord, resource: int) -> bool:
+        """Whether the searcher sees this result; rung schedulers pass only rung levels."""
+        return True
+
+    def _record(self, trial_id: int) -> TrialRecord:
+        rec = self._trials.get(trial_id)
+        if rec is None:
+            raise SchedulingError(f"trial {trial_id} was never started by this scheduler")
+        return rec
+
+    def _start(
+        self, trial_id: int, target: int, bracket: int, config: dict[str, Any]
+    ) -> StartTrial:
+        """Book a new trial with a config the searcher already gave (see :meth:`_ask`)."""
+        rec = TrialRecord(trial_id, config, bracket, target)
+        self._trials[trial_id] = rec
+        return StartTrial(trial_id, dict(config), target, bracket)
+
+    def _ask(self, trial_id: int, allow_new: bool = True) -> dict[str, Any] | None:
+        """The searcher's config for new trial ``trial_id`` (None: it has nothing left).
+
+        Returns None without asking when ``allow_new`` is False, so a refusal touches nothing.
+        """
+        if not allow_new:
+            return None
+        if isinstance(trial_id, bool) or not isinstance(trial_id, int):
+            raise SchedulingError(f"trial_id must be an int, got {trial_id!r}")
+        if trial_id in self._trials:
+            raise SchedulingError(f"trial id {trial_id} is already used; pass a new one")
+        return self.searcher.suggest(trial_id)
+
+    def _resume(self, rec: TrialRecord, target: int) -> ResumeTrial:
+        """Resume a paused trial from the last rung it reached up to ``target``."""
+        if rec.status is not TrialStatus.PAUSED:
+            raise SchedulingError(f"trial {rec.trial_id} is {rec.status.value}, not paused")
+        rec.status = TrialStatus.RUNNING
+        rec.target = target
+        return ResumeTrial(rec.trial_id, rec.reached, target)

@@ -1,0 +1,178 @@
+"""Build a study's scheduler (and its searcher) from the study file's tables.
+
+``spec`` is the study as a mapping (``Study.to_dict()`` form): ``objective.mode``,
+``resource.min``/``resource.max``, the ``scheduler`` and ``searcher`` tables and
+``initial_configs``. Scheduler table, every key checked (unknown keys are errors):
+
+======================  ===========================================================
+type                    variant / settings
+======================  ===========================================================
+``asha``                ``variant`` = "promotion" (default) | "stopping"; ``eta``;
+                        ``strict_quota`` (bool, default false: the ASHA paper's rule)
+``hyperband``           asynchronous Hyperband; ``variant``, ``strict_quota`` as asha
+``sync_sh``             synchronous successive halving from r_min; ``eta``; ``overlap``
+                        (bool, default false: workers idle while a rung waits)
+``sync_hyperband``      synchronous Hyperband, brackets most aggressive first; ``eta``;
+                        ``overlap`` (default false)
+``bohb``                KDE searcher + Hyperband; ``variant`` = "sync" (default, the
+                        BOHB paper) | "promotion" | "stopping" (asynchronous, with
+                        ``strict_quota`` as asha); for "sync", ``overlap`` defaults to
+                        true, as in HpBandSter (the paper's own implementation), which
+                        opens the next bracket rather than leave a worker idle
+``median``              median stopping rule; ``grace`` (default r_min), ``min_trials`` (3)
+``fifo``                no early stopping
+======================  ===========================================================
+
+``eta`` is an integer >= 2, default 3. ``bohb`` uses the KDE searcher; its ``[searcher]`` table
+may tune it (``type = "kde"`` or no type) but may not name another searcher.
+
+Randomness: one ``SeedSequence(seed)`` spawns two independent streams, the first for the
+scheduler (bracket draws), the second for the searcher, so adding a bracket draw never shifts
+the searcher's configurations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from slurmhpo.errors import ConfigError
+from slurmhpo.fields import TableReader
+from slurmhpo.scheduling.asha import ASHA, AsyncHyperband, Variant
+from slurmhpo.scheduling.base import Scheduler, Searcher
+from slurmhpo.scheduling.fifo import FIFOScheduler
+from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
+from slurmhpo.scheduling.types import Mode
+
+if TYPE_CHECKING:
+    from slurmhpo.space import SearchSpace
+
+SCHEDULER_TYPES: tuple[str, ...] = (
+    "asha",
+    "hyperband",
+    "sync_sh",
+    "sync_hyperband",
+    "bohb",
+    "median",
+    "fifo",
+)
+_ASYNC_VARIANTS = ("promotion", "stopping")
+_BOHB_VARIANTS = ("sync", "promotion", "stopping")
+
+
+def make_scheduler(spec: Mapping[str, Any], space: SearchSpace, seed: int) -> Scheduler:
+    """The scheduler the study ``spec`` asks for, with its searcher, seeded by ``seed``."""
+    from slurmhpo.scheduling.searchers import make_searcher  # the layer below; lazy on purpose
+
+    table = spec.get("scheduler", {"type": "asha"})
+    reader = TableReader(table, "scheduler")
+    kind = reader.choice("type", SCHEDULER_TYPES, default="asha")
+    mode = _mode(spec)
+    r_min, r_max = _resource(spec)
+    sched_rng, search_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
+    )
+    searcher_spec = _searcher_spec(spec, kind)
+    initial = tuple(spec.get("initial_configs", ()))
+    searcher = make_searcher(searcher_spec, space, mode, search_rng, initial)
+    scheduler = _build(kind, reader, _Common(searcher, mode, r_min, r_max, sched_rng))
+    reader.finish()
+    return scheduler
+
+
+@dataclass(frozen=True)
+class _Common:
+    """What every scheduler is built from."""
+
+    searcher: Searcher
+    mode: Mode
+    r_min: int
+    r_max: int
+    rng: np.random.Generator
+
+
+def _build(kind: str, reader: TableReader, c: _Common) -> Scheduler:
+    if kind == "fifo":
+        return FIFOScheduler(c.searcher, c.mode, c.r_min, c.r_max, c.rng)
+    if kind == "median":
+        grace = reader.positive("grace", int, default=None)
+        min_trials = reader.positive("min_trials", int, default=3)
+        return MedianStoppingScheduler(
+            c.searcher, c.mode, c.r_min, c.r_max, c.rng, grace=grace, min_trials=min_trials
+        )
+    eta = _eta(reader)
+    args = (c.searcher, c.mode, c.r_min, c.r_max, eta, c.rng)
+    if kind == "sync_sh":
+        return SyncSuccessiveHalving(*args, overlap=_overlap(reader, False))
+    if kind == "sync_hyperband":
+        return SyncHyperband(*args, overlap=_overlap(reader, False))
+    if kind == "bohb":
+        variant = reader.choice("variant", _BOHB_VARIANTS, default="sync")
+        if variant == "sync":
+            return SyncHyperband(*args, overlap=_overlap(reader, True))
+    else:
+        variant = reader.choice("variant", _ASYNC_VARIANTS, default="promotion")
+    strict = bool(reader.get("strict_quota", bool, default=False))
+    chosen: Variant = "stopping" if variant == "stopping" else "promotion"
+    if kind == "asha":
+        return ASHA(*args, variant=chosen, strict_quota=strict)
+    return AsyncHyperband(*args, variant=chosen, strict_quota=strict)
+
+
+def _overlap(reader: TableReader, default: bool) -> bool:
+    return bool(reader.get("overlap", bool, default=default))
+
+
+def _eta(reader: TableReader) -> int:
+    eta = reader.get("eta", int, default=3)
+    if eta < 2:
+        raise ConfigError("scheduler.eta", f"must be an integer >= 2, got {eta}", "use 3")
+    return eta
+
+
+def _mode(spec: Mapping[str, Any]) -> Mode:
+    objective = spec.get("objective", {})
+    mode = objective.get("mode", "min") if isinstance(objective, Mapping) else None
+    if mode == "min":
+        return "min"
+    if mode == "max":
+        return "max"
+    raise ConfigError("objective.mode", f"must be 'min' or 'max', got {mode!r}")
+
+
+def _resource(spec: Mapping[str, Any]) -> tuple[int, int]:
+    resource = spec.get("resource")
+    if not isinstance(resource, Mapping):
+        raise ConfigError(
+            "resource", "is required", 'e.g. resource = {name="epoch", min=1, max=27}'
+        )
+    r_min = _positive_int(resource.get("min", 1), "resource.min")
+    r_max = _positive_int(resource.get("max"), "resource.max")
+    if r_min > r_max:
+        raise ConfigError("resource.min", f"({r_min}) is greater than resource.max ({r_max})")
+    return r_min, r_max
+
+
+def _positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(field, f"must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _searcher_spec(spec: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    searcher = spec.get("searcher", {"type": "random"} if kind != "bohb" else {"type": "kde"})
+    if not isinstance(searcher, Mapping):
+        raise ConfigError("searcher", "must be a table", 'e.g. searcher = {type = "random"}')
+    if kind != "bohb":
+        return searcher
+    if searcher.get("type", "kde") != "kde":
+        raise ConfigError(
+            "searcher.type",
+            f"bohb uses the kde searcher, got {searcher.get('type')!r}",
+            'drop searcher.type, or use scheduler.type = "hyperband" with another searcher',
+        )
+    return {**searcher, "type": "kde"}

@@ -1,0 +1,149 @@
+"""The scheduler's event history, and rebuilding a scheduler by replaying it.
+
+A scheduler's state is a pure function of its seed and the calls it received. The store keeps
+these calls as plain events, in order; after a controller restart :func:`rebuild` feeds them to
+a fresh scheduler built with the same seed, which then decides exactly as the uninterrupted one
+would. Suggestions that returned None are not events: they leave the scheduler untouched.
+
+Replay passes, for a recorded start, the started trial's id to ``suggest``; for a recorded
+resume, an id no trial has (a resume never depends on the id it is given). A replayed
+suggestion that differs from the recorded one (different seed, code or event order) raises
+:class:`ReplayMismatch` rather than silently diverging from what the cluster is running.
+
+Dict form (JSON-friendly; NaN and +-inf survive as the strings "nan", "inf", "-inf"):
+``{"event": "suggested", "suggestion": {...}}``,
+``{"event": "result", "trial_id": 3, "resource": 9, "value": 0.31, "action": "pause"}``,
+``{"event": "failed", "trial_id": 3}``. ``action`` is optional: when present, replay checks it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from slurmhpo.scheduling.base import Scheduler
+from slurmhpo.scheduling.types import (
+    Action,
+    SchedulingError,
+    StartTrial,
+    Suggestion,
+    suggestion_from_dict,
+    suggestion_to_dict,
+)
+
+
+class ReplayMismatch(SchedulingError):
+    """A replayed decision differs from the recorded one: the history cannot be trusted."""
+
+
+@dataclass(frozen=True)
+class Suggested:
+    suggestion: Suggestion
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": "suggested", "suggestion": suggestion_to_dict(self.suggestion)}
+
+
+@dataclass(frozen=True)
+class Result:
+    trial_id: int
+    resource: int
+    value: float | None
+    action: Action | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": "result",
+            "trial_id": self.trial_id,
+            "resource": self.resource,
+            "value": encode_value(self.value),
+        }
+        if self.action is not None:
+            out["action"] = self.action.value
+        return out
+
+
+@dataclass(frozen=True)
+class Failed:
+    trial_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": "failed", "trial_id": self.trial_id}
+
+
+Event = Suggested | Result | Failed
+
+
+def encode_value(value: float | None) -> float | str | None:
+    """JSON cannot hold NaN or infinities: write them as strings, keep everything else."""
+    if value is None or math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
+
+
+def decode_value(raw: float | str | None) -> float | None:
+    """Inverse of :func:`encode_value`."""
+    if isinstance(raw, str):
+        if raw not in ("nan", "inf", "-inf"):
+            raise SchedulingError(f"bad encoded value {raw!r}")
+        return float(raw)
+    return None if raw is None else float(raw)
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """Inverse of every event's ``to_dict``."""
+    kind = d.get("event")
+    if kind == "suggested":
+        return Suggested(suggestion_from_dict(d["suggestion"]))
+    if kind == "result":
+        action = Action(d["action"]) if d.get("action") is not None else None
+        return Result(int(d["trial_id"]), int(d["resource"]), decode_value(d["value"]), action)
+    if kind == "failed":
+        return Failed(int(d["trial_id"]))
+    raise SchedulingError(f"unknown event kind {kind!r}")
+
+
+def rebuild(
+    factory_or_scheduler: Callable[[], Scheduler] | Scheduler, events: Iterable[Event]
+) -> Scheduler:
+    """Replay ``events`` into a fresh scheduler (built by the factory, or given fresh).
+
+    Raises :class:`ReplayMismatch` at the first replayed decision that differs from the record.
+    """
+    if isinstance(factory_or_scheduler, Scheduler):
+        scheduler = factory_or_scheduler
+    else:
+        scheduler = factory_or_scheduler()
+    if scheduler.trial_ids():
+        raise SchedulingError("rebuild needs a fresh scheduler; this one already has trials")
+    spare = -1  # ids handed to suggest() for recorded resumes: never a real trial's id
+    for index, event in enumerate(events):
+        if isinstance(event, Suggested):
+            _replay_suggest(scheduler, event.suggestion, spare, index)
+            spare -= 1
+        elif isinstance(event, Result):
+            action = scheduler.on_result(event.trial_id, event.resource, event.value)
+            if event.action is not None and action is not event.action:
+                raise ReplayMismatch(
+                    f"event {index}: trial {event.trial_id} at {event.resource} was "
+                    f"{event.action.value}, replay says {action.value}"
+                )
+        elif isinstance(event, Failed):
+            scheduler.on_error(event.trial_id)
+        else:
+            raise SchedulingError(f"event {index} is not an event: {event!r}")
+    return scheduler
+
+
+def _replay_suggest(scheduler: Scheduler, recorded: Suggestion, spare: int, index: int) -> None:
+    trial_id = recorded.trial_id if isinstance(recorded, StartTrial) else spare
+    replayed = scheduler.suggest(trial_id)
+    if replayed != recorded:
+        raise ReplayMismatch(
+            f"event {index}: recorded suggestion {recorded!r}, replay gives {replayed!r} "
+            "(same seed, same slurmhpo version and the full event history are needed)"
+        )
