@@ -1,0 +1,1 @@
+"""Where trial segments run: Slurm (through submitit), local processes, or a simulated clock."""

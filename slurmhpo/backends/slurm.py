@@ -1,0 +1,326 @@
+"""Run trial segments as Slurm jobs, submitted through submitit, watched with squeue and sacct.
+
+Submission: requests with equal resources go out as ONE job array (submitit's ``batch()``),
+one sbatch call per group however many segments it holds. Each job runs
+:func:`slurmhpo.backends.slurm_task.run_segment`, which runs the segment's command (an
+argument vector, no shell) and ends with the command's exit code.
+
+Time limits: submitit always asks Slurm for ``--signal=USR2@90``, and a plain submitit
+function that receives it ends FAILED, never TIMEOUT (see slurm-notes). We run the task
+directly in the batch script (``use_srun=False``): such a ``--signal`` (without ``B:``) goes
+to job steps only and there are none, so no USR2 reaches the command; at the limit Slurm
+sends SIGTERM, then SIGKILL, and records TIMEOUT, which is what the controller must see.
+
+Names: a single job is named after its job key; an array after its first key plus the count
+(``key+N``). Before sbatch runs, a marker per key (see :mod:`slurmhpo.backends.keys`) records
+the job name and the array index, then the external id once known, so :meth:`find` can
+re-adopt a job whose id never reached the database.
+
+Status: :meth:`poll` makes one squeue call (what runs now) and one sacct call (how jobs
+ended) for all ids; submitit's own state watcher is not used (minutes stale). A failing call
+is transient: UNKNOWN for what it would have answered, and the next calls back off.
+
+Files: submitit's pickles and logs under ``<root>/submitit/<job id>/``; the command's
+stdout/stderr in ``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir``
+must be on a file system the compute nodes share.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import re
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from slurmhpo.backends import sacct
+from slurmhpo.backends.base import JobState, JobStatus, Resources, SegmentRequest
+from slurmhpo.backends.keys import KeyIndex, check_job_key
+from slurmhpo.backends.slurm_task import SegmentTask, run_segment
+from slurmhpo.errors import ConfigError, SlurmhpoError
+
+logger = logging.getLogger(__name__)
+
+_OPTION = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
+# sbatch options the backend sets itself; letting `extra` change them would break bookkeeping.
+_RESERVED = frozenset(
+    {"array", "job-name", "output", "error", "open-mode", "signal", "wrap", "parsable"}
+    | {"test-only", "partition", "time", "cpus-per-task", "mem", "gpus-per-node"}
+    | {"account", "qos", "export", "get-user-env"}
+)
+_JOB_ID = re.compile(r"\d+(?:_\d+)?")
+_BENIGN_SCANCEL = ("already completing or completed", "invalid job id")
+_COMMAND_TIMEOUT_S = 60.0
+
+
+def check_extra(extra: Mapping[str, str | int]) -> dict[str, str | int]:
+    """Validate additional sbatch options, passed as data (one quoted ``#SBATCH`` line each).
+
+    Names are long option names (``constraint``, ``mail_type`` or ``mail-type``); options the
+    backend sets itself are refused, and so are values with control characters (a newline
+    would start a new line of the batch script).
+    """
+    checked: dict[str, str | int] = {}
+    for name, value in extra.items():
+        option = str(name).replace("_", "-")
+        if _OPTION.fullmatch(str(name)) is None or option in _RESERVED:
+            raise ConfigError(
+                f"slurm.extra.{name}",
+                "is not an sbatch option slurmhpo can pass through",
+                f"use a long sbatch option name other than {', '.join(sorted(_RESERVED))}",
+            )
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ConfigError(f"slurm.extra.{name}", f"{value!r} is not a str or int")
+        if isinstance(value, str) and any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise ConfigError(f"slurm.extra.{name}", "contains a control character", "remove it")
+        checked[option] = value
+    return checked
+
+
+def _group_key(resources: Resources) -> tuple[Any, ...]:
+    """Resources as a hashable value: requests with equal keys can share one job array."""
+    return (
+        resources.partition,
+        resources.gpus_per_task,
+        resources.cpus_per_task,
+        resources.mem_gb,
+        resources.time_min,
+        resources.account,
+        resources.qos,
+        tuple(resources.setup),
+        tuple(sorted(resources.extra.items())),
+    )
+
+
+def _parameters(resources: Resources, job_name: str, count: int) -> dict[str, Any]:
+    """submitit SlurmExecutor parameters for a group of ``count`` jobs."""
+    if resources.time_min <= 0 or resources.cpus_per_task <= 0 or resources.gpus_per_task < 0:
+        raise ConfigError(
+            "slurm", f"invalid resources {resources}", "time_min and cpus_per_task must be > 0"
+        )
+    params: dict[str, Any] = {
+        "job_name": job_name,
+        "time": resources.time_min,
+        "cpus_per_task": resources.cpus_per_task,
+        "use_srun": False,
+        "array_parallelism": max(1, count),
+        "setup": list(resources.setup),
+        "additional_parameters": check_extra(resources.extra),
+    }
+    if resources.partition:
+        params["partition"] = resources.partition
+    if resources.gpus_per_task:
+        params["gpus_per_node"] = resources.gpus_per_task
+    if resources.mem_gb is not None:
+        params["mem"] = f"{max(1, round(resources.mem_gb * 1024))}M"
+    if resources.account:
+        params["account"] = resources.account
+    if resources.qos:
+        params["qos"] = resources.qos
+    return params
+
+
+def _task(request: SegmentRequest) -> SegmentTask:
+    if not request.command or not all(isinstance(part, str) for part in request.command):
+        raise ConfigError("trial.command", f"{request.command!r} is not a command")
+    return SegmentTask(
+        command=tuple(request.command),
+        env=tuple(sorted((str(k), str(v)) for k, v in request.env.items())),
+        workdir=str(Path(request.workdir).resolve()),
+        log_dir=str(Path(request.log_dir).resolve()),
+    )
+
+
+class SlurmBackend:
+    """The :class:`~slurmhpo.backends.base.Backend` for a Slurm cluster (see module docstring).
+
+    ``backoff_max_s`` caps the pause after failing squeue/sacct calls: after ``n`` failures
+    in a row, polls within ``min(backoff_max_s, 2**n)`` seconds answer UNKNOWN without asking.
+    """
+
+    name = "slurm"
+
+    def __init__(self, root: Path, backoff_max_s: float = 60.0) -> None:
+        self.root = Path(root)
+        self.keys = KeyIndex(self.root)
+        self.backoff_max_s = backoff_max_s
+        self._failures = 0
+        self._quiet_until = 0.0
+
+    # submit -------------------------------------------------------------------------------
+
+    def submit(self, requests: Sequence[SegmentRequest]) -> list[str]:
+        """One sbatch call per group of equal resources; ids in request order.
+
+        All requests are checked before anything is submitted. A failing sbatch raises
+        SlurmhpoError; groups submitted before it keep running and can be found by key.
+        """
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for position, request in enumerate(requests):
+            check_job_key(request.job_key)
+            _task(request)
+            _parameters(request.resources, request.job_key, 1)
+            groups.setdefault(_group_key(request.resources), []).append(position)
+        ids: list[str] = [""] * len(requests)
+        for positions in groups.values():
+            group = [requests[position] for position in positions]
+            for position, job_id in zip(positions, self._submit_group(group), strict=True):
+                ids[position] = job_id
+        return ids
+
+    def _submit_group(self, group: list[SegmentRequest]) -> list[str]:
+        array = len(group) > 1
+        name = f"{group[0].job_key}+{len(group) - 1}" if array else group[0].job_key
+        submitted_at = time.time()
+        for index, request in enumerate(group):
+            record = {"name": name, "index": index if array else None, "at": submitted_at}
+            self.keys.write(request.job_key, record)
+        executor = submitit.SlurmExecutor(folder=self.root / "submitit" / "%j", max_num_timeout=0)
+        executor.update_parameters(**_parameters(group[0].resources, name, len(group)))
+        try:
+            with executor.batch():
+                jobs = [executor.submit(run_segment, _task(request)) for request in group]
+        except Exception as error:  # submitit raises bare Exceptions for sbatch failures
+            raise SlurmhpoError(
+                f"sbatch failed for {name}: {error} (check `sinfo` and the partition, "
+                "account and qos of the study; the controller retries next cycle)"
+            ) from error
+        ids = [str(job.job_id) for job in jobs]
+        for index, (request, job_id) in enumerate(zip(group, ids, strict=True)):
+            record = {"name": name, "index": index if array else None, "at": submitted_at}
+            # not fsynced: after a machine crash find() falls back to the job name
+            self.keys.write(request.job_key, {**record, "external_id": job_id}, durable=False)
+        return ids
+
+    # Slurm commands -----------------------------------------------------------------------
+
+    def _call(self, argv: list[str]) -> str | None:
+        """stdout of a Slurm command, or None (logged) when it failed or timed out."""
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            logger.warning("%s failed: %s", argv[0], error)
+            return None
+        if done.returncode != 0:
+            if argv[0] == "squeue" and "invalid job id" in done.stderr.lower():
+                return ""  # none of the ids is in the queue any more: an empty answer
+            logger.warning("%s exited %d: %s", argv[0], done.returncode, done.stderr.strip())
+            return None
+        return done.stdout
+
+    def _squeue(self, job_ids: Sequence[str]) -> dict[str, tuple[JobState, str]] | None:
+        out = self._call(["squeue", "-h", "-r", "-o", sacct.SQUEUE_FORMAT, "-j", ",".join(job_ids)])
+        return None if out is None else sacct.parse_squeue(out)
+
+    def _sacct(self, job_ids: Sequence[str]) -> dict[str, JobStatus] | None:
+        argv = ["sacct", "-X", "-P", "-n", f"--format={sacct.SACCT_FORMAT}"]
+        out = self._call([*argv, "-j", ",".join(job_ids)])
+        return None if out is None else sacct.parse_sacct(out)
+
+    # poll ---------------------------------------------------------------------------------
+
+    def poll(self, external_ids: Sequence[str]) -> dict[str, JobStatus]:
+        """One squeue and one sacct call for all ids (see :func:`sacct.merge` for the rules)."""
+        wanted = [job_id for job_id in dict.fromkeys(external_ids) if _JOB_ID.fullmatch(job_id)]
+        foreign = {
+            job_id: JobStatus(JobState.UNKNOWN, reason="not a Slurm job id")
+            for job_id in external_ids
+            if not _JOB_ID.fullmatch(job_id)
+        }
+        if not wanted:
+            return foreign
+        if time.monotonic() < self._quiet_until:
+            return {**sacct.merge(wanted, None, None), **foreign}
+        queued = self._squeue(wanted)
+        accounted = self._sacct(wanted)
+        self._note(queued is not None and accounted is not None)
+        return {**sacct.merge(wanted, queued, accounted), **foreign}
+
+    def _note(self, ok: bool) -> None:
+        """Back off after failures: Slurm that is down or overloaded is not hammered."""
+        if ok:
+            self._failures, self._quiet_until = 0, 0.0
+            return
+        self._failures += 1
+        pause = min(self.backoff_max_s, 2.0**self._failures)
+        self._quiet_until = time.monotonic() + pause
+
+    # cancel -------------------------------------------------------------------------------
+
+    def cancel(self, external_ids: Sequence[str]) -> None:
+        """One scancel call for all ids; finished or unknown ids are fine.
+
+        Raises SlurmhpoError when scancel itself fails (e.g. slurmctld down), so that the
+        controller keeps the cancellation on its list and retries.
+        """
+        wanted = [job_id for job_id in dict.fromkeys(external_ids) if _JOB_ID.fullmatch(job_id)]
+        if not wanted:
+            return
+        try:
+            done = subprocess.run(
+                ["scancel", *wanted],
+                capture_output=True,
+                text=True,
+                timeout=_COMMAND_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SlurmhpoError(f"scancel failed: {error} (is slurmctld up?)") from error
+        problems = [
+            line
+            for line in done.stderr.splitlines()
+            if line.strip() and not any(text in line.lower() for text in _BENIGN_SCANCEL)
+        ]
+        if done.returncode != 0 and problems:
+            raise SlurmhpoError(f"scancel failed: {'; '.join(problems)} (is slurmctld up?)")
+
+    # find ---------------------------------------------------------------------------------
+
+    def find(self, job_keys: Sequence[str]) -> dict[str, str]:
+        """External ids of jobs submitted for ``job_keys``: from the markers, else from Slurm.
+
+        A key whose marker lacks the id (crash right after sbatch) is looked up by job name
+        with one squeue and one sacct call; a key Slurm never saw is left out.
+        """
+        found: dict[str, str] = {}
+        missing: dict[str, dict[str, Any]] = {}
+        for job_key in job_keys:
+            record = self.keys.read(job_key)
+            if record is None:
+                continue
+            if record.get("external_id"):
+                found[job_key] = str(record["external_id"])
+            else:
+                missing[job_key] = record
+        if missing:
+            found.update(self._find_by_name(missing))
+        return found
+
+    def _find_by_name(self, records: dict[str, dict[str, Any]]) -> dict[str, str]:
+        names = sorted({str(record["name"]) for record in records.values()})
+        since = min(float(record.get("at", 0)) for record in records.values()) - 3600
+        start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(max(0.0, since)))
+        user = getpass.getuser()
+        queued = self._call(["squeue", "-h", "-u", user, "-n", ",".join(names), "-o", "%F|%j"])
+        by_name = ["--name", ",".join(names), "--format=JobID,JobName"]
+        accounted = self._call(["sacct", "-X", "-P", "-n", "-S", start, "-u", user, *by_name])
+        base_ids: dict[str, int] = {}
+        for line in (queued or "").splitlines() + (accounted or "").splitlines():
+            job_id, _, job_name = line.partition("|")
+            base = job_id.split("_", 1)[0]
+            if base.isdigit():
+                base_ids[job_name] = max(base_ids.get(job_name, 0), int(base))
+        found: dict[str, str] = {}
+        for job_key, record in records.items():
+            first = base_ids.get(str(record["name"]))
+            if first is not None:
+                index = record.get("index")
+                found[job_key] = f"{first}_{index}" if index is not None else str(first)
+        return found
