@@ -107,6 +107,7 @@ class StudySpec:
     initial_configs: tuple[Mapping[str, Any], ...] = ()
     seed: int = 0
     backend: str = "auto"
+    runs_dir: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
@@ -128,6 +129,7 @@ class StudySpec:
             "name": self.name,
             "seed": self.seed,
             "backend": self.backend,
+            **({"runs_dir": self.runs_dir} if self.runs_dir is not None else {}),
             "objective": {"metric": self.objective.metric, "mode": self.objective.mode},
             "resource": {
                 "name": self.resource.name,
@@ -199,6 +201,7 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
         initial_configs=_parse_initial_configs(top.get("initial_configs", list, default=[]), space),
         seed=top.get("seed", int, default=0),
         backend=top.choice("backend", BACKENDS, default="auto"),
+        runs_dir=top.get("runs_dir", str, default=None),
     )
     top.finish()
     return spec

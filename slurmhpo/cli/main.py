@@ -16,7 +16,7 @@ import sys
 from types import ModuleType
 
 from slurmhpo import __version__
-from slurmhpo.cli import cmd_db, cmd_export, cmd_studies, cmd_trials
+from slurmhpo.cli import cmd_db, cmd_export, cmd_run, cmd_studies, cmd_trials
 from slurmhpo.cli.common import DB_HELP
 from slurmhpo.errors import SlurmhpoError
 
@@ -25,6 +25,7 @@ COMMAND_MODULES: list[ModuleType] = [
     cmd_studies,
     cmd_trials,
     cmd_export,
+    cmd_run,
 ]
 
 

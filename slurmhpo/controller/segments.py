@@ -1,0 +1,89 @@
+"""Turn a scheduler's suggestion into a backend request: files, environment, command.
+
+Each job (segment) of a trial gets its own folder and its own metric file, so the byte offset
+the controller keeps is per job, and a late line from an earlier segment of the same trial can
+never be mistaken for the new segment's progress. The trial's config file and checkpoint folder
+are shared by its segments: that is how a resumed job continues where the last one paused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from slurmhpo.backends.base import Resources, SegmentRequest
+from slurmhpo.paths import TrialPaths, write_atomic
+from slurmhpo.study import StudySpec
+from slurmhpo.trial import TrialContext
+
+METRIC_FILE_NAME = "metrics.jsonl"
+
+
+def segment_metric_file(paths: TrialPaths, segment: int) -> Path:
+    """Where segment ``segment`` of the trial writes its reports."""
+    return paths.segment_dir(segment) / METRIC_FILE_NAME
+
+
+def trial_command(spec: StudySpec) -> tuple[str, ...]:
+    """The command a segment runs: the study's command, or the entry-point runner.
+
+    An entry point runs under the controller's own interpreter, which on a cluster is the
+    environment the user installed slurmhpo and their code into.
+    """
+    if spec.trial.command is not None:
+        return spec.trial.command
+    assert spec.trial.entrypoint is not None  # the study validator guarantees one of the two
+    return (sys.executable, "-m", "slurmhpo.entrypoint", spec.trial.entrypoint)
+
+
+def resources_of(spec: StudySpec) -> Resources:
+    """The study's [slurm] table as backend resources."""
+    slurm = spec.slurm
+    return Resources(
+        partition=slurm.partition,
+        gpus_per_task=slurm.gpus_per_task,
+        cpus_per_task=slurm.cpus_per_task,
+        mem_gb=slurm.mem_gb,
+        time_min=slurm.time_min,
+        account=slurm.account,
+        qos=slurm.qos,
+        setup=slurm.setup,
+        extra=dict(slurm.extra),
+    )
+
+
+def build_request(
+    spec: StudySpec,
+    runs_dir: Path,
+    *,
+    trial: int,
+    config: dict[str, Any],
+    start: int,
+    target: int,
+    segment: int,
+    job_key: str,
+) -> SegmentRequest:
+    """Prepare the files of one segment and describe how to run it.
+
+    Writes the trial's config file atomically (the same content every time: the config of a
+    trial never changes) and creates the segment's folder.
+    """
+    paths = TrialPaths(runs_dir, spec.name, trial)
+    paths.make_dirs()
+    paths.segment_dir(segment).mkdir(parents=True, exist_ok=True)
+    write_atomic(paths.config_file, json.dumps(config, sort_keys=True) + "\n")
+    context = TrialContext.for_paths(paths, config, start, target, resource_name=spec.resource.name)
+    context = replace(context, metric_file=segment_metric_file(paths, segment))
+    env = {**spec.trial.env, **context.to_environ()}
+    workdir = Path(spec.trial.workdir) if spec.trial.workdir else Path.cwd()
+    return SegmentRequest(
+        job_key=job_key,
+        command=trial_command(spec),
+        env=env,
+        workdir=workdir,
+        log_dir=paths.segment_dir(segment),
+        resources=resources_of(spec),
+    )

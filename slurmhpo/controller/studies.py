@@ -1,0 +1,83 @@
+"""Registering a study in the database, and choosing the backend that runs its trials.
+
+A study is stored with every path resolved (the trial's working directory, the folder for
+per-trial files), so a controller restarted later, from another directory or another login
+node, runs the same commands in the same places.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import Engine
+
+from slurmhpo.backends.base import Backend
+from slurmhpo.errors import ConfigError, NotFoundError
+from slurmhpo.store.db import write_session
+from slurmhpo.store.queries import create_study, get_study
+from slurmhpo.study import StudySpec
+
+log = logging.getLogger("slurmhpo.controller")
+
+
+def default_runs_dir() -> Path:
+    """Per-user folder for trial files (metrics, checkpoints, logs); must be on a shared FS
+    when trials run on compute nodes (home directories usually are)."""
+    return Path(platformdirs.user_data_dir("slurmhpo")) / "runs"
+
+
+def resolve_paths(spec: StudySpec, cwd: Path | None = None) -> StudySpec:
+    """The spec with ``trial.workdir`` and ``runs_dir`` made absolute (defaults filled in)."""
+    base = (cwd or Path.cwd()).resolve()
+    workdir = base / (spec.trial.workdir or ".")
+    runs_dir = base / spec.runs_dir if spec.runs_dir else default_runs_dir()
+    trial = dataclasses.replace(spec.trial, workdir=str(workdir.resolve()))
+    return dataclasses.replace(spec, trial=trial, runs_dir=str(runs_dir.resolve()))
+
+
+def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
+    """Store ``spec`` as a new study, or return the stored one if it is the same study.
+
+    A different study under a taken name is refused: silently driving the old definition
+    (or overwriting it) would mix two searches in one history.
+    """
+    with write_session(engine) as session:
+        try:
+            stored = StudySpec.from_dict(get_study(session, spec.name).spec)
+        except NotFoundError:
+            create_study(
+                session, spec.name, spec.to_dict(), spec.objective.metric, spec.objective.mode
+            )
+            log.info("registered study %s", spec.name)
+            return spec
+    if stored != spec:
+        raise ConfigError(
+            "name",
+            f"a different study named {spec.name!r} is already in the database",
+            f"rename this study, or continue the stored one with: slurmhpo run {spec.name}",
+        )
+    return stored
+
+
+def make_backend(spec: StudySpec) -> Backend:
+    """The backend the study asks for; ``auto`` means Slurm when ``sbatch`` is on PATH."""
+    kind = spec.backend
+    if kind == "auto":
+        kind = "slurm" if shutil.which("sbatch") else "local"
+        log.info(
+            "backend: %s (auto: %s)",
+            kind,
+            "sbatch found" if kind == "slurm" else "no sbatch on PATH",
+        )
+    runs_dir = Path(spec.runs_dir or default_runs_dir())
+    if kind == "slurm":
+        from slurmhpo.backends.slurm import SlurmBackend
+
+        return SlurmBackend(runs_dir / "_slurm")
+    from slurmhpo.backends.local import LocalBackend
+
+    return LocalBackend(runs_dir / "_local")

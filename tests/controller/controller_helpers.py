@@ -1,0 +1,78 @@
+"""Helpers for controller tests: study files for the toy trial, and reading back a study."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from slurmhpo.store.db import make_engine, read_session
+from slurmhpo.store.models import Job, Observation, Study, Trial
+
+TOY = Path(__file__).with_name("toy_trial.py")
+
+
+def toml_value(value: Any) -> str:
+    """TOML for the simple values study files hold (JSON's syntax coincides for these)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def study_toml(
+    tmp_path: Path,
+    *,
+    name: str = "toy",
+    scheduler: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
+    resource_max: int = 9,
+    backend: str = "local",
+    extra_space: dict[str, Any] | None = None,
+    slurm: dict[str, Any] | None = None,
+    max_retries: int = 2,
+) -> Path:
+    """A study over the toy trial, with every per-trial file under ``tmp_path``."""
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}, **(extra_space or {})}
+    lines = [
+        f'name = "{name}"',
+        "seed = 3",
+        f'backend = "{backend}"',
+        f"runs_dir = {toml_value(str(tmp_path / 'runs'))}",
+        'objective = { metric = "loss", mode = "min" }',
+        f'resource = {{ name = "epoch", min = 1, max = {resource_max} }}',
+        "scheduler = "
+        + toml_value(scheduler or {"type": "asha", "variant": "promotion", "eta": 3}),
+        'searcher = { type = "random" }',
+        "budget = " + toml_value(budget or {"max_trials": 12, "max_concurrent": 3}),
+        "[trial]",
+        f"command = {toml_value([sys.executable, str(TOY)])}",
+        f"workdir = {toml_value(str(tmp_path))}",
+        f"max_retries = {max_retries}",
+        "[slurm]",
+        *(f"{key} = {toml_value(value)}" for key, value in (slurm or {}).items()),
+        "[space]",
+        *(f"{key} = {toml_value(value)}" for key, value in space.items()),
+    ]
+    path = tmp_path / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def load_rows(engine: Engine, name: str) -> dict[str, Any]:
+    """The study's trials, jobs and observations as plain lists (for assertions)."""
+    with read_session(engine) as session:
+        study = session.scalar(select(Study).where(Study.name == name))
+        assert study is not None
+        trials = list(session.scalars(select(Trial).where(Trial.study_id == study.id)))
+        jobs = list(session.scalars(select(Job).where(Job.study_id == study.id).order_by(Job.id)))
+        observations = list(
+            session.scalars(select(Observation).where(Observation.study_id == study.id))
+        )
+    return {"study": study, "trials": trials, "jobs": jobs, "observations": observations}
+
+
+def engine_for(url: str) -> Engine:
+    return make_engine(url)
