@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from slurmhpo.scheduling.base import Scheduler
+from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.history import Event, Failed, Result, Suggested
 from slurmhpo.scheduling.types import Action, ResumeTrial, StartTrial
 
@@ -116,9 +116,13 @@ def run_study(
     while True:
         while idle:
             allow_new = out.starts < max_starts  # like a study's max_trials: resumes only
+            paused = {t for t, st in out.status.items() if st == "pause"}
+            resumable = {t for t in paused if sched.trial_status(t) is TrialStatus.PAUSED}
             s = sched.suggest(next_id, allow_new=allow_new)
             if s is None:
                 break
+            if isinstance(s, ResumeTrial) and s.trial_id not in resumable:
+                raise ContractViolation(f"resumed {s.trial_id}, which had ended for good")
             if not allow_new and not isinstance(s, ResumeTrial):
                 raise ContractViolation(f"started a trial with allow_new=False: {s!r}")
             _check_suggestion(sched, s, next_id, out, levels)
