@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 import slurmhpo
+from slurmhpo.store.migrate import head_revision
 
 CHECKOUT = Path(slurmhpo.__file__).resolve().parent.parent
 
 
 def _console(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    script = shutil.which("slurmhpo")
+    # The script installed beside this interpreter (CI runs pytest from a venv not on PATH).
+    script = shutil.which("slurmhpo", path=str(Path(sys.executable).parent))
     if script is None:
         pytest.fail("the slurmhpo console script is not on PATH: pip install -e .[test]")
     return subprocess.run(
@@ -29,7 +31,7 @@ def _console(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_console_script_upgrade_then_list(tmp_path: Path, db_url: str) -> None:
     upgraded = _console("db", "upgrade", "--db", db_url, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "revision 0001 (head)" in upgraded.stdout
+    assert f"revision {head_revision()} (head)" in upgraded.stdout
     listed = _console("studies", "--json", "--db", db_url, cwd=tmp_path)
     assert (listed.returncode, listed.stdout, listed.stderr) == (0, "[]\n", "")
 
@@ -78,4 +80,4 @@ def test_db_upgrade_from_a_non_editable_install(tmp_path: Path) -> None:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchall()
     assert {"studies", "trials", "jobs", "observations", "decisions", "leases"} <= tables
-    assert revision == [("0001",)]
+    assert revision == [(head_revision(),)]
