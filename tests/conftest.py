@@ -1,12 +1,23 @@
-"""Shared test policy: tests that need a real service skip on a laptop without it, fail in CI.
+"""Shared test policy and the local Slurm cluster fixtures.
 
-CI sets ``CI=true`` and starts every service itself, so a missing service there is a defect,
-never a reason to skip.
+Tests that need a real service skip on a laptop without it and fail in CI: CI sets
+``CI=true`` and starts every service itself, so a missing service there is a defect, never a
+reason to skip.
+
+Slurm: partition names and sizes come from deploy/local-slurm/cluster.env, the same file `up`
+renders into slurm.conf, so the tests and the cluster cannot disagree; an environment variable
+of the same name overrides the file (say, to point the tests at another cluster's partition).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +32,109 @@ def skip_or_fail(reason: str) -> None:
     if running_in_ci():
         pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
     pytest.skip(reason)
+
+
+CLUSTER_ENV = Path(__file__).resolve().parents[1] / "deploy" / "local-slurm" / "cluster.env"
+UP_HINT = "start it as root with `bash deploy/local-slurm/up` from the repository root"
+# sinfo %T states in which a node accepts or runs jobs.
+NODE_UP_STATES = frozenset({"idle", "mixed", "allocated", "completing"})
+
+
+@dataclasses.dataclass(frozen=True)
+class SlurmCluster:
+    """What a test may rely on: partition names, the up node, and its GPU count."""
+
+    partition: str
+    preempt_partition: str
+    node: str
+    gpus: int
+
+
+def read_cluster_env(path: Path = CLUSTER_ENV) -> dict[str, str]:
+    """Parse KEY=VALUE lines (no quoting, `#` comments), as `up` does; environment wins."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.lstrip().startswith("#"):
+            values[key.strip()] = value.strip()
+    return {key: os.environ.get(key, value) for key, value in values.items()}
+
+
+def run_slurm_command(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a Slurm client command; a timeout guards against a hung controller."""
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+
+# sacct states after which a job's allocation row can still change; "" = no row recorded yet.
+SACCT_NOT_ENDED = frozenset(
+    {"", "PENDING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
+)
+SACCT_GIVE_UP_S = 120.0
+
+
+def _sacct_final_row(job_id: str, fields: tuple[str, ...]) -> dict[str, str]:
+    """The job's allocation row (sacct -X) once sacct shows that it ended, filled in.
+
+    Polls because sacct lags squeue and even a returned result() by seconds (slurm-notes.md),
+    and because for a moment it shows the end state with other fields still empty (measured:
+    COMPLETED with Partition "" for ~0.4 s). So `fields` must include "State" and name only
+    fields that every ended job has. Fails the test, with the last row seen, if sacct still
+    shows no such row after SACCT_GIVE_UP_S: a hang guard, not a timing assertion.
+    """
+    deadline = time.monotonic() + SACCT_GIVE_UP_S
+    row: dict[str, str] = {}
+    while True:
+        answer = run_slurm_command(
+            ["sacct", "-j", job_id, "-X", "-n", "-P", "-o", ",".join(fields)]
+        )
+        lines = answer.stdout.strip().splitlines() if answer.returncode == 0 else []
+        if lines:
+            row = dict(zip(fields, lines[0].split("|"), strict=True))
+        # "CANCELLED by 0" is raw text: compare the first word only.
+        state = row.get("State", "").split(" ")[0]
+        if state not in SACCT_NOT_ENDED and all(row.values()):
+            return row
+        if time.monotonic() > deadline:
+            pytest.fail(f"sacct: job {job_id} not ended+filled in after {SACCT_GIVE_UP_S} s: {row}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def sacct_final_row() -> Callable[[str, tuple[str, ...]], dict[str, str]]:
+    """`sacct_final_row(job_id, fields)`: see _sacct_final_row (a fixture, so tests need no
+    import path to this conftest)."""
+    return _sacct_final_row
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> SlurmCluster:
+    """The local cluster, once per session; skip (or fail in CI) unless a node is up."""
+    env = read_cluster_env()
+    partition = env["SLURMHPO_TEST_PARTITION"]
+    if shutil.which("sinfo") is None:
+        skip_or_fail(f"no Slurm client (sinfo) on PATH; {UP_HINT}")
+    try:
+        answer = run_slurm_command(["sinfo", "-h", "-N", "-p", partition, "-o", "%N %T"])
+    except subprocess.TimeoutExpired:
+        skip_or_fail(f"sinfo did not answer within 60 s; {UP_HINT}")
+    if answer.returncode != 0:
+        skip_or_fail(f"sinfo failed: {answer.stderr.strip()}; {UP_HINT}")
+    up_nodes = [
+        name
+        for name, state in (line.split() for line in answer.stdout.splitlines() if line.strip())
+        if state in NODE_UP_STATES
+    ]
+    if not up_nodes:
+        skip_or_fail(
+            f"no node of partition {partition!r} is up (sinfo: {answer.stdout.strip()!r}); "
+            f"{UP_HINT}"
+        )
+    accounting = run_slurm_command(["sacct", "-X", "-n", "-S", "now"])
+    if accounting.returncode != 0:
+        skip_or_fail(f"sacct fails (accounting is needed): {accounting.stderr.strip()}; {UP_HINT}")
+    return SlurmCluster(
+        partition=partition,
+        preempt_partition=env["SLURMHPO_TEST_PREEMPT_PARTITION"],
+        node=up_nodes[0],
+        gpus=int(env["SLURMHPO_TEST_GPUS"]),
+    )
