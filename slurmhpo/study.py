@@ -204,7 +204,19 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
         runs_dir=top.get("runs_dir", str, default=None),
     )
     top.finish()
+    _check_decision_tables(spec)
     return spec
+
+
+def _check_decision_tables(spec: StudySpec) -> None:
+    """Build the scheduler and searcher once, so their tables are checked key by key now.
+
+    Their settings belong to the decision core, which validates them; doing it at load time
+    means a typo in ``[scheduler]`` fails ``slurmhpo check`` and writes nothing.
+    """
+    from slurmhpo.scheduling.factory import make_scheduler  # the layer below; lazy import
+
+    make_scheduler(spec.to_dict(), spec.space, spec.seed)
 
 
 def _parse_objective(table: Mapping[str, Any]) -> Objective:
