@@ -137,7 +137,7 @@ class StudySpec:
                 "max": self.resource.max,
             },
             "scheduler": dict(self.scheduler),
-            "searcher": dict(self.searcher),
+            **({"searcher": dict(self.searcher)} if self.searcher else {}),
             "budget": _drop_none(vars(self.budget)),
             "trial": trial,
             "slurm": _drop_none(
@@ -191,9 +191,7 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
         scheduler=_parse_named_table(
             top.get("scheduler", dict, default={"type": "asha"}), "scheduler"
         ),
-        searcher=_parse_named_table(
-            top.get("searcher", dict, default={"type": "random"}), "searcher"
-        ),
+        searcher=_parse_searcher(top.get("searcher", dict, default={})),
         budget=_parse_budget(top.get("budget", dict)),
         trial=_parse_trial(top.get("trial", dict)),
         slurm=_parse_slurm(top.get("slurm", dict, default={})),
@@ -250,6 +248,13 @@ def _parse_named_table(table: Mapping[str, Any], path: str) -> dict[str, Any]:
     """Scheduler and searcher tables: a ``type`` plus options the decision core validates."""
     reader = TableReader(table, path)
     reader.get("type", str)
+    return dict(table)
+
+
+def _parse_searcher(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The searcher table; its type may be left out (random, or kde under bohb)."""
+    reader = TableReader(table, "searcher")
+    reader.get("type", str, default=None)
     return dict(table)
 
 

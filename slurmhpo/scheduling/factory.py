@@ -164,11 +164,12 @@ def _positive_int(value: Any, field: str) -> int:
 
 
 def _searcher_spec(spec: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    searcher = spec.get("searcher", {"type": "random"} if kind != "bohb" else {"type": "kde"})
+    """The searcher table with its type filled in: random by default, kde for bohb."""
+    searcher = spec.get("searcher") or {}
     if not isinstance(searcher, Mapping):
         raise ConfigError("searcher", "must be a table", 'e.g. searcher = {type = "random"}')
     if kind != "bohb":
-        return searcher
+        return searcher if "type" in searcher else {**searcher, "type": "random"}
     if searcher.get("type", "kde") != "kde":
         raise ConfigError(
             "searcher.type",
