@@ -19,7 +19,8 @@ Environment (all set by the controller for every job; all required except SLURMH
 ``SLURMHPO_TARGET_RESOURCE``  int > start: stop after reporting this resource (the rung where
                               the controller will pause the trial, or the maximum resource)
 ``SLURMHPO_CHECKPOINT_DIR``   directory for checkpoints (kept across the trial's jobs)
-``SLURMHPO_METRIC_FILE``      file to append reports to (kept across the trial's jobs)
+``SLURMHPO_METRIC_FILE``      file to append reports to (one per job: the controller keeps a
+                              byte offset per job)
 ``SLURMHPO_FSYNC``            optional, ``1`` (default) or ``0``: fsync after each report and
                               checkpoint. Turning it off trades crash safety for speed
 
