@@ -38,7 +38,8 @@ class NotFoundError(SlurmhpoError):
 
 
 class SchemaError(SlurmhpoError):
-    """The database schema is missing, older or newer than this slurmhpo; the message names the fix."""
+    """The database schema is missing, older or newer than this slurmhpo; the message says
+    how to fix it."""
 
     exit_code = 3
 

@@ -85,6 +85,9 @@ def run_study(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if controller.study.state == "cancelled":
+        print(f"study {spec.name!r} was cancelled")
+        return 0
     if outcome != "finished":
         print(f"controller stopped; study {spec.name!r} goes on: slurmhpo run {spec.name}")
         return 0
