@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,7 @@ from sqlalchemy.orm import Session
 from slurmhpo.backends.base import Backend, JobState, JobStatus, SegmentRequest
 from slurmhpo.controller.budget import BudgetTracker
 from slurmhpo.controller.clock import Clock, RealClock
+from slurmhpo.controller.commands import apply_pending
 from slurmhpo.controller.outcomes import LOST, Outcome, outcome_of
 from slurmhpo.controller.segments import build_request, segment_metric_file
 from slurmhpo.errors import SlurmhpoError
@@ -68,6 +72,25 @@ MAX_BYTES_PER_READ = 8 * 1024 * 1024  # one noisy job must not stall a cycle; th
 
 class LeaseHeld(SlurmhpoError):
     """Another controller drives this study."""
+
+
+def owner_is_dead_here(owner: str) -> bool:
+    """True if lease owner ``host:pid:uuid`` is a process of this host that has ended.
+
+    Unsure answers are False (another host, an unparsable owner, a pid we may not signal),
+    so the lease is then left to expire as usual. A reused pid reads as alive: safe too.
+    """
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -109,13 +132,17 @@ class Controller:
         self._may_be_submitted: set[int] = set()  # pending rows from before a restart
         self._exhausted: str | None = None  # the spent hard budget limit, if any
         self._logged_problems: set[tuple[str, int, str]] = set()
+        self._paused: set[int] = set()  # trial numbers the DB shows as paused
 
     # ---- life cycle ------------------------------------------------------------------------
     def open(self) -> None:
         """Take the lease, load the study, rebuild the scheduler from its history."""
         with write_session(self.engine) as session:
             study = get_study(session, self.study_name)
-            if not leases.acquire_lease(session, study.id, self.owner, self.options.lease_ttl):
+            ttl = self.options.lease_ttl
+            if not leases.acquire_lease(
+                session, study.id, self.owner, ttl
+            ) and not self._take_over_dead_holder(session, study.id):
                 held = leases.current_lease(session, study.id)
                 holder = held[0].owner if held else "another controller"
                 raise LeaseHeld(
@@ -131,7 +158,28 @@ class Controller:
         with read_session(self.engine) as session:
             pending = [j for j in runtime.active_jobs(session, self.study) if j.external_id is None]
         self._may_be_submitted = {job.id for job in pending}
+        with read_session(self.engine) as session:
+            self._paused = set(runtime.trial_numbers_in_state(session, self.study, "paused"))
         log.info("driving study %s as %s", self.study.name, self.owner)
+
+    def _take_over_dead_holder(self, session: Session, study_id: int) -> bool:
+        """Take the lease of a controller that died on THIS host (kill -9, OOM, a crash).
+
+        Without this, a controller restarted right after a crash is refused until the dead
+        one's lease expires (``lease_ttl``, 60 s by default). Only a holder whose owner id
+        names this host and a process that no longer exists is taken over; the release is
+        conditional on that exact owner, so a live controller is never displaced.
+        """
+        held = leases.current_lease(session, study_id)
+        if held is None or not owner_is_dead_here(held[0].owner):
+            return False
+        dead = held[0].owner
+        if not leases.release_lease(session, study_id, dead):
+            return False
+        taken = leases.acquire_lease(session, study_id, self.owner, self.options.lease_ttl)
+        if taken:
+            log.warning("took over the lease of %s: that process is gone", dead)
+        return taken
 
     def close(self) -> None:
         """Release the lease; running jobs go on and the next controller adopts them."""
@@ -168,6 +216,8 @@ class Controller:
             self._rebuild()
         self._heartbeat()
         try:
+            if not apply_pending(self):  # operators' commands (slurmhpo pause/stop/cancel...)
+                return False  # cancelled
             jobs = self._active_jobs()
             statuses = self._poll(jobs)
             self._ingest(jobs)
@@ -213,7 +263,9 @@ class Controller:
     # ---- ingest ----------------------------------------------------------------------------
     def _ingest(self, jobs: Sequence[Job]) -> None:
         """Read new metric lines of every active job; decide on each; store all in one go."""
-        readable = [job for job in jobs if job.external_id and job.metric_path]
+        readable = [
+            job for job in jobs if job.external_id and job.metric_path and _may_have_news(job)
+        ]
         if not readable:
             return
         with write_session(self.engine) as session:
@@ -259,20 +311,32 @@ class Controller:
             reached = record.resource
             if action is not Action.CONTINUE:
                 runtime.set_trial_state(session, trial, TRIAL_STATE_OF_ACTION[action])
+                if action is Action.PAUSE:
+                    self._paused.add(trial.number)
         record_observations(session, trial, reports, job=job)
 
     # ---- reconcile ended jobs --------------------------------------------------------------
     def _settle(self, jobs: Sequence[Job], statuses: dict[int, JobStatus]) -> None:
         """Record job transitions; retry or fail trials whose job ended too early."""
         now = self.clock.now()
+        changed = [j.id for j in jobs if j.id in statuses and self._changed(j, statuses, now)]
+        if not changed:
+            return  # no transition to record: skip the write transaction
         with write_session(self.engine) as session:
-            for job in runtime.jobs_by_id(session, list(statuses)):
+            for job in runtime.jobs_by_id(session, changed):
                 status = statuses[job.id]
                 outcome = self._outcome(job, status, now)
                 if outcome is None:
                     self._note_progress(session, job, status)
                 else:
                     self._job_ended(session, job, status, outcome)
+
+    def _changed(self, job: Job, statuses: dict[int, JobStatus], now: float) -> bool:
+        """Whether settling ``job`` writes anything: it ended (or was lost), or started."""
+        status = statuses[job.id]
+        if self._outcome(job, status, now) is not None:
+            return True
+        return status.state is JobState.RUNNING and job.state != "running"
 
     def _outcome(self, job: Job, status: JobStatus, now: float) -> Outcome | None:
         """The job's outcome once it has ended (or was lost), else None."""
@@ -357,8 +421,11 @@ class Controller:
     def _fill(self) -> bool:
         """Ask the scheduler for work while slots are free; False if it had none to give."""
         with write_session(self.engine) as session:
-            if self._exhausted is not None:
+            if self._exhausted is not None or self.study.state == "stopping":
                 return False
+            if self.study.state == "paused":
+                return True  # nothing new until `slurmhpo resume`; running jobs go on
+            self._retire_stopped(session)
             busy = len(runtime.active_jobs(session, self.study))
             started = runtime.trial_count(session, self.study)
             limit = self.spec.budget.max_trials
@@ -373,6 +440,15 @@ class Controller:
                 busy += 1
                 started += isinstance(suggestion, StartTrial)
         return more
+
+    def _retire_stopped(self, session: Session) -> None:
+        """Mirror in the DB what synchronous schedulers decide when a rung closes: its paused
+        losers will never resume, so the scheduler now calls them stopped."""
+        retired = [n for n in self._paused if self.scheduler.trial_status(n) is TrialStatus.STOPPED]
+        if retired:
+            for trial in runtime.trials_by_number(session, self.study, retired).values():
+                runtime.set_trial_state(session, trial, "stopped")
+            self._paused.difference_update(retired)
 
     def _next_number(self) -> int:
         """The number the next new trial gets: one past the scheduler's highest."""
@@ -391,6 +467,7 @@ class Controller:
                 suggestion.trial_id
             ]
             runtime.set_trial_state(session, trial, "running")
+            self._paused.discard(trial.number)
             kind, start = "resume", suggestion.start
         append_decision(session, self.study, kind, Suggested(suggestion).to_dict(), trial=trial)
         self._new_job(session, trial, start, suggestion.target, attempt=0)
@@ -492,3 +569,25 @@ class Controller:
             self.study = study
         log.info("study %s finished", self.study.name)
         return False
+
+
+def _may_have_news(job: Job) -> bool:
+    """False only when ``job``'s metric file surely holds nothing to read: it does not exist
+    yet, or it is a regular file exactly ``metric_offset`` bytes long. Reading such a file
+    yields no record, no logged problem and the same offset, so skipping it changes nothing
+    but the cost of a cycle (no write transaction for idle jobs). Opened, not just stat'ed,
+    for NFS close-to-open consistency, as :func:`read_new_records` does.
+    """
+    try:
+        fd = os.open(job.metric_path or "", os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False  # read_new_records would report "missing", which is never logged
+    except OSError:
+        return True  # let read_new_records report it
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return not stat.S_ISREG(info.st_mode) or info.st_size != job.metric_offset

@@ -302,3 +302,31 @@ class Lease(Base):
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+COMMAND_KINDS = ("pause", "resume", "stop", "cancel", "extend")
+
+
+class Command(Base):
+    """An operator's request (``slurmhpo pause|resume|stop|cancel|extend``) to a study.
+
+    The CLI only inserts rows; the controller holding the study's lease carries them out at
+    the start of its next cycle, in id order, and fills in ``applied_at`` (server clock),
+    ``applied_by`` (its lease owner) and ``result``: that is the acknowledgement and the audit
+    trail. A row with ``applied_at`` NULL is still pending.
+    """
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        CheckConstraint(_in("kind", COMMAND_KINDS), name="kind"),
+        Index(None, "study_id", "applied_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=server_now())
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    applied_by: Mapped[str | None] = mapped_column(String(200))
+    result: Mapped[str | None] = mapped_column(Text)

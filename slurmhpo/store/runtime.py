@@ -39,6 +39,14 @@ def trials_by_number(session: Session, study: Study, numbers: Sequence[int]) -> 
     return {trial.number: trial for trial in rows}
 
 
+def trial_numbers_in_state(session: Session, study: Study, state: str) -> list[int]:
+    """Numbers of the study's trials in ``state``."""
+    rows = session.scalars(
+        select(Trial.number).where(Trial.study_id == study.id, Trial.state == state)
+    )
+    return list(rows)
+
+
 def trial_count(session: Session, study: Study) -> int:
     """How many trials ``study`` has started (every state counts against max_trials)."""
     count = session.scalar(select(func.count(Trial.id)).where(Trial.study_id == study.id))

@@ -11,6 +11,7 @@ import pytest
 
 from slurmhpo.cli.main import main
 from slurmhpo.cli.table import format_table
+from slurmhpo.store.migrate import head_revision
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -23,10 +24,10 @@ def test_upgrade_then_studies_json_is_an_empty_list(
     capsys: pytest.CaptureFixture[str], db_url: str
 ) -> None:
     code, out, _ = run(capsys, "db", "upgrade", "--db", db_url)
-    assert code == 0 and "is at revision 0001 (head)" in out
+    assert code == 0 and f"is at revision {head_revision()} (head)" in out
     assert run(capsys, "studies", "--json", "--db", db_url) == (0, "[]\n", "")
     assert run(capsys, "--db", db_url, "studies", "--json") == (0, "[]\n", "")
-    assert run(capsys, "db", "current", "--db", db_url) == (0, "0001 (head)\n", "")
+    assert run(capsys, "db", "current", "--db", db_url) == (0, f"{head_revision()} (head)\n", "")
 
 
 def test_db_from_environment(

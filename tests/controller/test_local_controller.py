@@ -107,3 +107,20 @@ def test_a_trial_that_keeps_failing_is_marked_failed(tmp_path: Path, db_url: str
     assert "exit code 3" in (trial.failure_reason or "")
     assert [job.attempt for job in rows["jobs"]] == [0, 1]
     assert rows["study"].state == "finished"
+
+
+def test_sync_successive_halving_retires_its_losers(tmp_path: Path, db_url: str) -> None:
+    path = study_toml(
+        tmp_path,
+        scheduler={"type": "sync_sh", "eta": 3},
+        budget={"max_trials": 9, "max_concurrent": 3},
+    )
+    assert run_study(path, db_url) == 0
+    rows = load_rows(engine_for(db_url), "toy")
+    states = sorted(t.state for t in rows["trials"])
+    # One bracket of 9 trials at epoch 1, 3 of them go on to 3, 1 to 9: the losers are
+    # stopped, none left paused (they would never resume).
+    assert states == ["completed"] + ["stopped"] * 8
+    assert sorted(o.resource for o in rows["observations"] if o.resource in (1, 3, 9)) == (
+        [1] * 9 + [3] * 3 + [9]
+    )

@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, Connection, Engine, MetaData, inspect
 
 from slurmhpo.store import queries as q
+from slurmhpo.store.commands import pending_commands, recent_commands
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.leases import current_lease
 from slurmhpo.store.migrate import downgrade, schema_status, script_directory, upgrade
@@ -117,8 +118,45 @@ def _check_0001(engine: Engine) -> None:
         assert best is not None and (best.trial.number, best.value) == (0, 0.5)
 
 
+def _rows_0002(conn: Connection) -> None:
+    """The 0001 rows plus two commands of the study: one applied, one still pending."""
+    _rows_0001(conn)
+    tables = MetaData()
+    tables.reflect(conn)
+    conn.execute(
+        tables.tables["commands"].insert(),
+        [
+            {
+                "id": 1, "study_id": 1, "kind": "extend", "args": {"max_trials": 20},
+                "created_at": T0, "applied_at": T1, "applied_by": "h:1:u",
+                "result": "budget now max_trials=20",
+            },
+            {
+                "id": 2, "study_id": 1, "kind": "pause", "args": {}, "created_at": T1,
+                "applied_at": None, "applied_by": None, "result": None,
+            },
+        ],
+    )  # fmt: skip
+
+
+def _check_0002(engine: Engine) -> None:
+    """The 0002 row set: the 0001 rows, and the commands in order with their acknowledgement."""
+    _check_0001(engine)
+    with read_session(engine) as s:
+        study = q.get_study(s, "old")
+        newest, oldest = recent_commands(s, study.id)
+        assert (oldest.kind, oldest.args, oldest.applied_at, oldest.applied_by) == (
+            "extend",
+            {"max_trials": 20},
+            T1,
+            "h:1:u",
+        )
+        assert [c.kind for c in pending_commands(s, study.id)] == ["pause"] == [newest.kind]
+
+
 ROW_SETS: dict[str, tuple[Callable[[Connection], None], Callable[[Engine], None]]] = {
     "0001": (_rows_0001, _check_0001),
+    "0002": (_rows_0002, _check_0002),
 }
 
 

@@ -1,7 +1,7 @@
 """Refusing a database whose schema is missing, older or newer, with the fix in the message.
 
 "Older" and "newer" need a second revision: the tests copy the packaged scripts and add a
-revision 0002 to the copy, so the real scripts stay untouched.
+revision (one past the packaged head) to the copy, so the real scripts stay untouched.
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ from sqlalchemy import Engine, text
 
 from slurmhpo.errors import SchemaError
 from slurmhpo.store.db import display_url, make_engine
-from slurmhpo.store.migrate import check_schema, schema_status, upgrade
+from slurmhpo.store.migrate import check_schema, head_revision, schema_status, upgrade
 
-REVISION_0002 = '''"""Test-only revision on top of 0001."""
+HEAD = head_revision()
+FUTURE = f"{int(HEAD) + 1:04d}"
+REVISION_FUTURE = f'''"""Test-only revision on top of {HEAD}."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{FUTURE}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -39,12 +41,12 @@ def downgrade() -> None:
 
 @pytest.fixture
 def newer_scripts(tmp_path: Path) -> str:
-    """A copy of the packaged migrations with an extra revision 0002 (the "future")."""
+    """A copy of the packaged migrations with an extra revision FUTURE (the "future")."""
     target = tmp_path / "scripts"
     shutil.copytree(
         str(files("slurmhpo.migrations")), target, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (target / "versions" / "0002_extra.py").write_text(REVISION_0002)
+    (target / "versions" / f"{FUTURE}_extra.py").write_text(REVISION_FUTURE)
     return str(target)
 
 
@@ -71,23 +73,23 @@ def test_head_passes(empty_engine: Engine) -> None:
 
 
 def test_older_revision_names_it_and_the_fix(empty_engine: Engine, newer_scripts: str) -> None:
-    upgrade(empty_engine)  # packaged head 0001; the "newer slurmhpo" expects 0002
+    upgrade(empty_engine)  # packaged head HEAD; the "newer slurmhpo" expects FUTURE
     where = display_url(empty_engine.url)
-    with pytest.raises(SchemaError, match="schema revision 0001, older than") as info:
+    with pytest.raises(SchemaError, match=f"schema revision {HEAD}, older than") as info:
         check_schema(empty_engine, newer_scripts)
     assert str(info.value).endswith(f"run: slurmhpo db upgrade --db {where}")
-    assert upgrade(empty_engine, scripts=newer_scripts) == "0002"
+    assert upgrade(empty_engine, scripts=newer_scripts) == FUTURE
     check_schema(empty_engine, newer_scripts)
 
 
 def test_newer_revision_says_upgrade_slurmhpo(empty_engine: Engine, newer_scripts: str) -> None:
     upgrade(empty_engine, scripts=newer_scripts)
     message = re.escape("which this slurmhpo") + ".*" + re.escape("upgrade slurmhpo")
-    with pytest.raises(SchemaError, match="revision 0002, " + message):
+    with pytest.raises(SchemaError, match=f"revision {FUTURE}, " + message):
         check_schema(empty_engine)
     with pytest.raises(SchemaError, match=message):  # and upgrade does not touch it
         upgrade(empty_engine)
-    assert schema_status(empty_engine, newer_scripts).current == "0002"
+    assert schema_status(empty_engine, newer_scripts).current == FUTURE
 
 
 def test_unknown_revision_id_is_treated_as_newer(empty_engine: Engine) -> None:
