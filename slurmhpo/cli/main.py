@@ -16,7 +16,16 @@ import sys
 from types import ModuleType
 
 from slurmhpo import __version__
-from slurmhpo.cli import cmd_db, cmd_export, cmd_run, cmd_studies, cmd_trials
+from slurmhpo.cli import (
+    cmd_daemon,
+    cmd_db,
+    cmd_export,
+    cmd_lifecycle,
+    cmd_run,
+    cmd_status,
+    cmd_studies,
+    cmd_trials,
+)
 from slurmhpo.cli.common import DB_HELP
 from slurmhpo.errors import SlurmhpoError
 
@@ -26,6 +35,9 @@ COMMAND_MODULES: list[ModuleType] = [
     cmd_trials,
     cmd_export,
     cmd_run,
+    cmd_status,
+    cmd_lifecycle,
+    cmd_daemon,
 ]
 
 
