@@ -21,9 +21,11 @@ from slurmhpo.cli import (
     cmd_db,
     cmd_export,
     cmd_lifecycle,
+    cmd_plot,
     cmd_run,
     cmd_status,
     cmd_studies,
+    cmd_submit_controller,
     cmd_trials,
 )
 from slurmhpo.cli.common import DB_HELP
@@ -38,6 +40,8 @@ COMMAND_MODULES: list[ModuleType] = [
     cmd_status,
     cmd_lifecycle,
     cmd_daemon,
+    cmd_submit_controller,
+    cmd_plot,
 ]
 
 

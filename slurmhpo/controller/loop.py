@@ -114,13 +114,15 @@ class Controller:
         backend: Backend,
         options: ControllerOptions,
         clock: Clock | None = None,
+        owner: str | None = None,
     ) -> None:
         self.engine = engine
         self.study_name = study_name
         self.backend = backend
         self.options = options
         self.clock: Clock = clock or RealClock()
-        self.owner = leases.make_owner()
+        # e.g. "slurm:<job id>@host:pid:uuid" for a controller running inside a Slurm job
+        self.owner = owner or leases.make_owner()
         self.study: Study
         self.spec: StudySpec
         self.scheduler: Scheduler

@@ -1,0 +1,245 @@
+"""The controller as a Slurm job: what such a job needs, submitting it, asking Slurm about it.
+
+``slurmhpo submit-controller`` builds a :class:`ControllerJob` and :func:`submit` sends it as a
+CPU-only job (1 CPU, 1 GiB, no GPU, ``--no-requeue``) named ``shpo-ctl-<study>``; inside
+the job, :func:`run_controller_job` drives the study (see :mod:`slurmhpo.controller.handover`
+for the hand-over chain). The job's resources default to the study's own ``[slurm]`` table:
+``partition`` and ``account`` as the trials use them, and ``time_min`` (the trials' time
+limit, so one a partition is known to accept); the hand-over margin defaults to
+``min(5, time_min / 4)`` minutes.
+
+Why ``--no-requeue``: a requeued controller job would start again under the same job id and
+could submit a second successor; a node failure instead ends the job, and the successor that
+waits on it (``--dependency=afterany``) takes over.
+
+Like the Slurm backend, this module imports submitit (lazily, in :func:`submit`): it is the
+one other place that talks to sbatch. Slurm commands here are bounded by a timeout; a failing
+squeue is an unknown answer (None), never a verdict.
+
+The database URL travels to the job inside submitit's pickle (under the study's runs_dir):
+prefer a password file (``~/.pgpass``) to a password in ``--db``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import subprocess
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.study import StudySpec
+
+log = logging.getLogger("slurmhpo.controller")
+
+JOB_NAME_PREFIX = "shpo-ctl-"
+MAX_HANDOVER_MIN = 5.0
+CONTROLLER_MEM = "1024M"
+SLURM_COMMAND_TIMEOUT_S = 60.0
+_AFTERANY = re.compile(r"afterany:(\d+)")
+
+
+def job_name(study: str) -> str:
+    """The Slurm job name of every controller job of ``study`` (how they are found)."""
+    return f"{JOB_NAME_PREFIX}{study}"
+
+
+@dataclass(frozen=True)
+class ControllerJob:
+    """What a controller job needs; pickled into the job, handed on to its successor.
+
+    ``generation`` counts the jobs of one chain (1 = the one ``submit-controller`` started);
+    ``predecessor`` is the job id the successor waits for, whose lease it may take at once.
+    """
+
+    study: str
+    db_url: str
+    runs_dir: str
+    time_min: int
+    handover_min: float
+    partition: str | None = None
+    account: str | None = None
+    poll_interval: float = 5.0
+    lease_ttl: float = 60.0
+    generation: int = 1
+    predecessor: str | None = None
+
+    @property
+    def name(self) -> str:
+        return job_name(self.study)
+
+    def successor(self, job_id: str) -> ControllerJob:
+        """The job that takes over from job ``job_id``."""
+        return replace(self, generation=self.generation + 1, predecessor=job_id)
+
+
+def controller_job_for(
+    spec: StudySpec,
+    db_url: str,
+    *,
+    partition: str | None = None,
+    time_min: int | None = None,
+    account: str | None = None,
+    handover_min: float | None = None,
+    poll_interval: float = 5.0,
+) -> ControllerJob:
+    """The first job of a chain for ``spec``; unset options come from the study's [slurm]."""
+    minutes = spec.slurm.time_min if time_min is None else time_min
+    if minutes < 1:
+        raise ConfigError("--time-min", f"{minutes} is not a time limit", "use whole minutes >= 1")
+    margin = min(MAX_HANDOVER_MIN, minutes / 4) if handover_min is None else handover_min
+    if not 0 < margin < minutes:
+        raise ConfigError(
+            "--handover-min",
+            f"{margin:g} must be above 0 and below the time limit ({minutes} min)",
+            f"e.g. --handover-min {min(MAX_HANDOVER_MIN, minutes / 4):g}",
+        )
+    if poll_interval <= 0:
+        raise ConfigError("--poll-interval", f"{poll_interval} is not positive", "use 5")
+    if not spec.runs_dir:
+        raise ConfigError("runs_dir", "the stored study has no runs_dir", "register it again")
+    return ControllerJob(
+        study=spec.name,
+        db_url=db_url,
+        runs_dir=spec.runs_dir,
+        time_min=minutes,
+        handover_min=margin,
+        partition=partition or spec.slurm.partition,
+        account=account or spec.slurm.account,
+        poll_interval=poll_interval,
+    )
+
+
+def log_folder(job: ControllerJob) -> Path:
+    """Where submitit keeps the controller jobs' pickles and logs (``%j``: the job id)."""
+    return Path(job.runs_dir) / "_slurm" / "controller" / "%j"
+
+
+def submit(job: ControllerJob, *, after: str | None = None) -> str:
+    """Submit ``job``; with ``after``, it starts once job ``after`` has ended (any way).
+
+    Returns the Slurm job id; a refused sbatch raises SlurmhpoError naming what to check.
+    """
+    import submitit  # only here and in the Slurm backend: the rest never needs it
+
+    executor = submitit.SlurmExecutor(folder=log_folder(job), max_num_timeout=0)
+    params: dict[str, object] = {
+        "job_name": job.name,
+        "time": job.time_min,
+        "cpus_per_task": 1,
+        "mem": CONTROLLER_MEM,
+        "use_srun": False,  # no job step: Slurm's signals reach the batch shell's python
+        "additional_parameters": {"no-requeue": True},
+    }
+    if job.partition:
+        params["partition"] = job.partition
+    if job.account:
+        params["account"] = job.account
+    if after is not None:
+        params["dependency"] = f"afterany:{after}"
+    executor.update_parameters(**params)
+    try:
+        submitted = executor.submit(run_controller_job, job)
+    except Exception as error:  # submitit raises bare Exceptions for sbatch failures
+        raise SlurmhpoError(
+            f"sbatch refused the controller job of study {job.study!r}: {error} (check the "
+            "partition and account: --partition/--account, or the study's [slurm] table)"
+        ) from error
+    return str(submitted.job_id)
+
+
+def run_controller_job(job: ControllerJob) -> str:
+    """What the controller job runs (submitit calls it on the node)."""
+    from slurmhpo.controller.handover import drive_in_job  # the layer's loop, imported late
+
+    return drive_in_job(job, SlurmQueue())
+
+
+# ---- asking Slurm ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A controller job in squeue: its id, state (PENDING, RUNNING...) and dependency."""
+
+    job_id: str
+    state: str
+    dependency: str
+
+    @property
+    def waits_for(self) -> set[str]:
+        """Job ids this job waits for with ``afterany``."""
+        return set(_AFTERANY.findall(self.dependency))
+
+
+def _call(argv: list[str]) -> str | None:
+    """stdout of a Slurm command, or None (logged) when it failed or timed out."""
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=SLURM_COMMAND_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log.warning("%s failed: %s", argv[0], error)
+        return None
+    if done.returncode != 0:
+        log.warning("%s exited %d: %s", argv[0], done.returncode, done.stderr.strip())
+        return None
+    return done.stdout
+
+
+class JobQueue(Protocol):
+    """The few Slurm questions the hand-over chain asks (a seam: tests pass a fake)."""
+
+    def submit(self, job: ControllerJob, after: str | None = None) -> str: ...
+
+    def queued(self, study: str) -> list[QueuedJob] | None: ...
+
+    def cancel(self, job_id: str) -> bool: ...
+
+    def end_time(self, job_id: str) -> float | None: ...
+
+
+class SlurmQueue:
+    """:class:`JobQueue` on the real cluster: sbatch (through submitit), squeue, scancel."""
+
+    def submit(self, job: ControllerJob, after: str | None = None) -> str:
+        return submit(job, after=after)
+
+    def queued(self, study: str) -> list[QueuedJob] | None:
+        """This user's controller jobs of ``study`` in squeue; None when squeue failed."""
+        argv = ["squeue", "-h", "-u", getpass.getuser(), "-n", job_name(study)]
+        out = _call([*argv, "-o", "%i|%T|%E"])
+        if out is None:
+            return None
+        jobs = []
+        for line in out.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) == 3 and parts[0]:
+                jobs.append(QueuedJob(parts[0], parts[1], parts[2]))
+        return jobs
+
+    def cancel(self, job_id: str) -> bool:
+        """scancel one job; False (logged) when scancel failed."""
+        return _call(["scancel", job_id]) is not None
+
+    def end_time(self, job_id: str) -> float | None:
+        """When Slurm will end job ``job_id`` (Unix time), or None if it cannot say.
+
+        ``SLURM_JOB_END_TIME`` (Slurm 23.02+) when set, else squeue's end time (``%e``, the
+        start time plus the limit, in the node's local time); both follow an admin's
+        ``scontrol update TimeLimit``, which a time limit passed in could not.
+        """
+        if os.environ.get("SLURM_JOB_ID") == job_id:
+            env = os.environ.get("SLURM_JOB_END_TIME", "")
+            if env.isdigit() and int(env) > 0:
+                return float(env)
+        out = _call(["squeue", "-h", "-j", job_id, "-o", "%e"])
+        try:
+            return datetime.fromisoformat((out or "").strip()).timestamp()
+        except ValueError:  # "N/A", "Unknown", nothing
+            return None
