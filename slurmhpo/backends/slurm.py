@@ -308,7 +308,12 @@ class SlurmBackend:
         since = min(float(record.get("at", 0)) for record in records.values()) - 3600
         start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(max(0.0, since)))
         user = getpass.getuser()
-        queued = self._call(["squeue", "-h", "-u", user, "-n", ",".join(names), "-o", "%F|%j"])
+        # `-t all`: also jobs that ended seconds ago. slurmctld keeps them (MinJobAge) while
+        # sacct may not list them yet; without it, a job that failed fast right after a crash
+        # was in neither answer, so it was submitted again and the first one orphaned.
+        queued = self._call(
+            ["squeue", "-h", "-t", "all", "-u", user, "-n", ",".join(names), "-o", "%F|%j"]
+        )
         by_name = ["--name", ",".join(names), "--format=JobID,JobName"]
         accounted = self._call(["sacct", "-X", "-P", "-n", "-S", start, "-u", user, *by_name])
         base_ids: dict[str, int] = {}
