@@ -17,6 +17,7 @@ from types import ModuleType
 
 from slurmhpo import __version__
 from slurmhpo.cli import (
+    cmd_bench,
     cmd_daemon,
     cmd_db,
     cmd_export,
@@ -37,6 +38,7 @@ COMMAND_MODULES: list[ModuleType] = [
     cmd_trials,
     cmd_export,
     cmd_run,
+    cmd_bench,
     cmd_status,
     cmd_lifecycle,
     cmd_daemon,

@@ -1,0 +1,289 @@
+"""A backend that replays learning curves on a simulated clock, driving the REAL controller.
+
+Why: a benchmark must measure the code users run (the controller loop, the store, the
+schedulers), not a re-implementation of it. So the simulator replaces only the two things that
+touch the outside world: the backend (jobs are evaluated from a
+:class:`~slurmhpo.bench.base.CurveTask` instead of running) and the clock (time advances to the
+next event instead of passing).
+
+Semantics (benchmarks/PROTOCOL.md):
+
+* A job is a segment from resource ``r0`` (``SLURMHPO_START_RESOURCE``) to ``r``
+  (``SLURMHPO_TARGET_RESOURCE``) of the configuration in the ``SLURMHPO_CONFIG`` file. It starts
+  at once (no queue) on one of ``workers`` worker slots and costs ``time(x, r) - time(x, r0)``
+  simulated seconds: a resumed trial continues from its checkpoint at no extra cost.
+* The report of epoch ``e`` is appended to the job's ``SLURMHPO_METRIC_FILE``, in the trial-side
+  line format (``slurmhpo.trial``), at the simulated instant ``e`` finishes, with
+  ``time`` = that instant as a Unix timestamp on :attr:`SimClock.origin`.
+* A job that reported its target ends COMPLETED at that instant; a cancelled job ends
+  CANCELLED at once and frees its worker at once.
+* :meth:`SimClock.sleep` ignores the requested interval: it moves time to the next epoch end of
+  any running job (or to the deadline, if sooner), after writing the reports due by then. If a
+  cancel happened since the last poll, it does not move at all, so the controller sees the freed
+  worker and refills it at the same instant. Decision-making compute costs no simulated time.
+* ``wake_resources`` (optional) are the epochs at which the scheduler may act (its rung levels).
+  Reports of other epochs are still written at their own instants, but the clock does not stop
+  there: the controller reads them at the next wake-up, with their true ``time``. Every
+  controller cycle then sees exactly the reports due by its instant, as without the option; it
+  only skips the cycles in which the scheduler could only have said "continue". None (the
+  default) wakes the controller at every epoch end: exact for any scheduler.
+
+The backend refuses (SlurmhpoError) to run more than ``workers`` jobs at once: the controller's
+``max_concurrent`` must be what limits concurrency, and a benchmark would be wrong otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from slurmhpo.backends.base import JobState, JobStatus, SegmentRequest
+from slurmhpo.bench.base import CurveTask
+from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.trial import ENV_CONFIG, ENV_METRIC_FILE, ENV_RESOURCE_NAME, ENV_START, ENV_TARGET
+
+DEFAULT_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_STILL_CYCLES = 10_000  # sleeps in a row without time moving: the simulation is stuck
+
+
+class SimulationStalled(SlurmhpoError):
+    """Nothing runs, nothing is due and no deadline is set: time could never move again."""
+
+
+@dataclass
+class _SimJob:
+    """One segment in flight; ``due[i]`` is the absolute simulated end of epoch ``epochs[i]``."""
+
+    external_id: str
+    job_key: str
+    metric_file: Path
+    resource_name: str
+    epochs: list[int]
+    values: list[float]
+    due: list[float]
+    slot: int
+    started: float
+    state: JobState = JobState.RUNNING
+    ended: float | None = None
+    next: int = 0  # index of the next epoch to report
+
+    @property
+    def next_due(self) -> float | None:
+        return self.due[self.next] if self.next < len(self.due) else None
+
+
+@dataclass
+class SimStats:
+    """What the simulated workers did (for utilisation and work counts)."""
+
+    busy_seconds: float = 0.0  # worker-seconds spent in jobs, up to their end or cancel
+    epochs_trained: int = 0  # epochs whose report was written
+    jobs: int = 0
+    slots_used: set[int] = field(default_factory=set)
+    peak_running: int = 0
+
+
+class SimClock:
+    """Simulated seconds since 0; :meth:`sleep` jumps to the next event of its backend.
+
+    ``deadline`` (simulated seconds) caps every jump, so a budget that ends between two events
+    is noticed at that instant: the clock stops two microseconds after it, because
+    :meth:`utcnow` has microsecond resolution and the controller's wall-clock budget check
+    (``elapsed >= max_wall_hours * 3600``, with float rounding) must see the budget spent.
+    Busy worker time is counted up to ``deadline`` only. The backend registers itself with
+    :meth:`attach`.
+    """
+
+    def __init__(self, origin: datetime = DEFAULT_ORIGIN, deadline: float | None = None) -> None:
+        self.origin = origin
+        self.deadline = deadline
+        self._now = 0.0
+        self._stop = None if deadline is None else math.ceil(deadline * 1e6) / 1e6 + 2e-6
+        self._backend: SimulatedBackend | None = None
+        self._still = 0
+
+    def attach(self, backend: SimulatedBackend) -> None:
+        self._backend = backend
+
+    def now(self) -> float:
+        return self._now
+
+    def utcnow(self) -> datetime:
+        return self.origin + timedelta(seconds=self._now)
+
+    def timestamp(self, seconds: float) -> float:
+        """Unix time of simulated instant ``seconds`` (the ``time`` key of metric lines)."""
+        return self.origin.timestamp() + seconds
+
+    def sleep(self, seconds: float) -> None:
+        """Advance to the next event (``seconds`` is ignored: polling is free in simulation)."""
+        backend = self._backend
+        if backend is not None and backend.has_news():
+            target: float | None = self._now
+        else:
+            target = None if backend is None else backend.next_event()
+            if self._stop is not None and self._now < self._stop:
+                target = self._stop if target is None else min(target, self._stop)
+        if target is None:
+            raise SimulationStalled(
+                f"simulated time {self._now:.1f} s: no job runs and no deadline is set; "
+                "give the study a max_wall_hours budget or check the scheduler"
+            )
+        self._still = self._still + 1 if target <= self._now else 0
+        if self._still > MAX_STILL_CYCLES:
+            raise SimulationStalled(
+                f"simulated time stuck at {self._now:.1f} s for {self._still} controller cycles"
+            )
+        self._now = max(self._now, target)
+        if backend is not None:
+            backend.advance_to(self._now)
+
+
+class SimulatedBackend:
+    """The :class:`~slurmhpo.backends.base.Backend` of simulated jobs (see module docstring)."""
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        task: CurveTask,
+        clock: SimClock,
+        workers: int,
+        wake_resources: frozenset[int] | None = None,
+    ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError("workers", f"must be an integer >= 1, got {workers!r}")
+        self.task = task
+        self.clock = clock
+        self.workers = workers
+        self.wake_resources = wake_resources
+        self.stats = SimStats()
+        self._jobs: dict[str, _SimJob] = {}
+        self._running: dict[str, _SimJob] = {}
+        self._keys: dict[str, str] = {}
+        self._news: set[str] = set()  # ids whose end the controller has not polled yet
+        clock.attach(self)
+
+    # ---- the Backend protocol --------------------------------------------------------------
+    def submit(self, requests: Sequence[SegmentRequest]) -> list[str]:
+        """Start every request now; refuses a batch that needs more than ``workers`` slots."""
+        if len(self._running) + len(requests) > self.workers:
+            raise SlurmhpoError(
+                f"the controller asked for {len(self._running) + len(requests)} simultaneous "
+                f"simulated jobs but there are {self.workers} workers"
+            )
+        return [self._start(request) for request in requests]
+
+    def poll(self, external_ids: Sequence[str]) -> dict[str, JobStatus]:
+        answers = {}
+        for external_id in external_ids:
+            job = self._jobs.get(external_id)
+            answers[external_id] = (
+                JobStatus(JobState.UNKNOWN, reason="no such simulated job")
+                if job is None
+                else self._status(job)
+            )
+            self._news.discard(external_id)
+        return answers
+
+    def cancel(self, external_ids: Sequence[str]) -> None:
+        """End each running job now; its worker is free at this very instant."""
+        for external_id in external_ids:
+            job = self._running.get(external_id)
+            if job is not None:
+                self._end(job, JobState.CANCELLED, self.clock.now())
+                self._news.add(external_id)
+
+    def find(self, job_keys: Sequence[str]) -> dict[str, str]:
+        return {key: self._keys[key] for key in job_keys if key in self._keys}
+
+    # ---- what the clock asks ---------------------------------------------------------------
+    def has_news(self) -> bool:
+        """True while a cancelled job has not been polled: time must not move yet, so the
+        controller sees the free worker and refills it at the instant of the cancel."""
+        return bool(self._news)
+
+    def next_event(self) -> float | None:
+        """The earliest instant the controller must look: an epoch end of a running job that
+        is a wake resource (every epoch when ``wake_resources`` is None) or its target."""
+        return min((self._next_wake(job) for job in self._running.values()), default=None)
+
+    def _next_wake(self, job: _SimJob) -> float:
+        if self.wake_resources is None:
+            return job.due[job.next]
+        for i in range(job.next, len(job.epochs) - 1):
+            if job.epochs[i] in self.wake_resources:
+                return job.due[i]
+        return job.due[-1]
+
+    def advance_to(self, now: float) -> None:
+        """Write every report due by ``now``; end the jobs that reached their target."""
+        for job in list(self._running.values()):
+            lines = []
+            while job.next_due is not None and job.next_due <= now:
+                lines.append(self._line(job, job.next))
+                job.next += 1
+            if lines:
+                with open(job.metric_file, "a", encoding="utf-8") as fh:
+                    fh.write("".join(lines))
+                self.stats.epochs_trained += len(lines)
+            if job.next_due is None:
+                self._end(job, JobState.COMPLETED, job.due[-1] if job.due else now)
+
+    # ---- internals -------------------------------------------------------------------------
+    def _start(self, request: SegmentRequest) -> str:
+        env = request.env
+        config = json.loads(Path(env[ENV_CONFIG]).read_text(encoding="utf-8"))
+        start, target = int(env[ENV_START]), int(env[ENV_TARGET])
+        if not 0 <= start < target <= self.task.r_max:
+            raise SlurmhpoError(f"simulated segment {start}->{target} outside 0..{self.task.r_max}")
+        epochs = list(range(start + 1, target + 1))
+        curve = self.task.evaluate(config, epochs)
+        now = self.clock.now()
+        base = self.task.cumulative_time(config, start)
+        external_id = f"sim-{self.stats.jobs}"
+        used = {job.slot for job in self._running.values()}
+        job = _SimJob(
+            external_id=external_id,
+            job_key=request.job_key,
+            metric_file=Path(env[ENV_METRIC_FILE]),
+            resource_name=env.get(ENV_RESOURCE_NAME, "epoch"),
+            epochs=epochs,
+            values=[float(v) for v in curve.metric],
+            due=[now + float(t) - base for t in curve.time],
+            slot=min(set(range(self.workers)) - used),
+            started=now,
+        )
+        job.metric_file.parent.mkdir(parents=True, exist_ok=True)
+        self._jobs[external_id] = self._running[external_id] = job
+        self._keys[request.job_key] = external_id
+        self.stats.jobs += 1
+        self.stats.slots_used.add(job.slot)
+        self.stats.peak_running = max(self.stats.peak_running, len(self._running))
+        return external_id
+
+    def _line(self, job: _SimJob, index: int) -> str:
+        value = job.values[index]
+        record: dict[str, Any] = {
+            job.resource_name: job.epochs[index],
+            self.task.metric: value if math.isfinite(value) else float("nan"),
+            "time": self.clock.timestamp(job.due[index]),
+        }
+        return json.dumps(record) + "\n"
+
+    def _end(self, job: _SimJob, state: JobState, when: float) -> None:
+        job.state, job.ended = state, when
+        limit = math.inf if self.clock.deadline is None else self.clock.deadline
+        self.stats.busy_seconds += max(0.0, min(when, limit) - min(job.started, limit))
+        del self._running[job.external_id]
+
+    def _status(self, job: _SimJob) -> JobStatus:
+        started = self.clock.origin + timedelta(seconds=job.started)
+        ended = None if job.ended is None else self.clock.origin + timedelta(seconds=job.ended)
+        exit_code = 0 if job.state is JobState.COMPLETED else None
+        return JobStatus(job.state, exit_code=exit_code, started_at=started, ended_at=ended)

@@ -1,0 +1,220 @@
+"""One simulated study: the real controller, store and scheduler on a simulated backend.
+
+:func:`simulate` registers a study in a throw-away SQLite database, drives it with
+:class:`~slurmhpo.controller.loop.Controller` on a :class:`~slurmhpo.backends.simulated.SimClock`
+until the budget B (the study's ``max_wall_hours``, measured on the simulated clock) is spent,
+and reads back what the controller stored. Nothing of the run survives it but the returned
+:class:`RunResult`: the database and the runs folder live in a temporary directory.
+
+Where results come from: the incumbent trace is built from the observations the controller
+stored (their ``reported_at`` is the simulated instant the epoch ended), so it shows what the
+method actually saw; work counts and utilisation come from the simulated workers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slurmhpo.backends.simulated import SimClock, SimulatedBackend
+from slurmhpo.bench.base import CurveTask
+from slurmhpo.controller.loop import Controller, ControllerOptions
+from slurmhpo.controller.studies import register_study
+from slurmhpo.errors import ConfigError
+from slurmhpo.scheduling.rungs import rung_levels
+from slurmhpo.store.db import make_engine, read_session
+from slurmhpo.store.models import Base
+from slurmhpo.store.queries import get_study, study_observations
+from slurmhpo.study import StudySpec
+
+STUDY_NAME = "bench"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A named scheduler + searcher configuration, exactly as a study file would hold it.
+
+    ``final_only``: the incumbent counts only reports at ``r_max`` (PROTOCOL's random_full
+    baseline reports once, at r_max). ``asynchronous`` methods are expected to keep every
+    worker busy.
+    """
+
+    name: str
+    scheduler: Mapping[str, Any]
+    searcher: Mapping[str, Any] = field(default_factory=lambda: {"type": "random"})
+    asynchronous: bool = True
+    final_only: bool = False
+    note: str = ""
+    wake: str = "every"  # "rungs" | "targets" | "every": where the scheduler may act
+
+    def wake_resources(self, r_min: int, r_max: int) -> frozenset[int] | None:
+        """The epochs the simulated clock must stop at (see SimulatedBackend); None: all.
+
+        Rung schedulers act only at their rung levels (all Hyperband brackets use levels of
+        the same ladder r_min * eta^k, r_max), FIFO only at a job's target; a scheduler that
+        may act at any epoch (median stopping) needs every epoch.
+        """
+        if self.wake == "rungs":
+            eta = int(self.scheduler.get("eta", 3))
+            return frozenset(rung_levels(r_min, r_max, eta))
+        if self.wake == "targets":
+            return frozenset()
+        return None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One stored observation: simulated time it became visible, trial, epoch, value."""
+
+    time: float
+    trial: int
+    resource: int
+    value: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one (task, method, seed) run produced; times are simulated seconds."""
+
+    task: str
+    method: str
+    seed: int
+    mode: str
+    r_max: int
+    budget: float
+    workers: int
+    reports: tuple[Report, ...]  # sorted by time
+    trials: int
+    epochs: int
+    busy_seconds: float
+    slots_used: int
+    peak_running: int
+    runtime_s: float  # real seconds the simulation took (method compute + surrogate + store)
+
+    @property
+    def utilisation(self) -> float:
+        """Busy worker-seconds / (W x B)."""
+        return self.busy_seconds / (self.workers * self.budget) if self.budget > 0 else 0.0
+
+
+def scratch_dir() -> str | None:
+    """A RAM-backed folder for the throw-away database and metric files, if there is one.
+
+    Every simulated job writes its trial's config file with fsync (the controller's own
+    ``write_atomic``) and every cycle commits to SQLite; on a disk that costs more than the
+    simulation itself, on tmpfs nearly nothing. ``$SLURMHPO_BENCH_TMP`` overrides.
+    """
+    chosen = os.environ.get("SLURMHPO_BENCH_TMP")
+    if chosen:
+        return chosen
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def study_spec(
+    task: CurveTask,
+    method: Method,
+    seed: int,
+    workers: int,
+    budget: float,
+    root: Path,
+    max_trials: int | None = None,
+) -> StudySpec:
+    """The study a benchmark run registers: the task's space, the method's scheduler."""
+    data: dict[str, Any] = {
+        "name": STUDY_NAME,
+        "seed": seed,
+        "backend": "local",  # not used: the harness hands the controller its backend
+        "runs_dir": str(root / "runs"),
+        "objective": {"metric": task.metric, "mode": task.mode},
+        "resource": {"name": "epoch", "min": task.r_min, "max": task.r_max},
+        "scheduler": dict(method.scheduler),
+        "searcher": dict(method.searcher),
+        "budget": {
+            "max_concurrent": workers,
+            "max_wall_hours": budget / 3600.0,
+            **({"max_trials": max_trials} if max_trials is not None else {}),
+        },
+        "trial": {"command": ["simulated"], "workdir": str(root), "max_retries": 0},
+        "space": task.space(),
+    }
+    return StudySpec.from_dict(data)
+
+
+def simulate(
+    task: CurveTask,
+    method: Method,
+    seed: int,
+    *,
+    workers: int,
+    budget: float,
+    exact: bool = False,
+    max_trials: int | None = None,
+) -> RunResult:
+    """Run ``method`` on ``task`` for ``budget`` simulated seconds with ``workers`` workers.
+
+    ``exact`` wakes the controller at every epoch end, whatever the method's ``wake``: slower,
+    and the reference that the faster setting must reproduce. ``max_trials`` also limits the
+    study to that many trials (it ends when they are done or B is spent, whichever is first).
+    """
+    if not budget > 0:
+        raise ConfigError("budget", f"must be > 0 simulated seconds, got {budget!r}")
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="slurmhpo-bench-", dir=scratch_dir()) as tmp:
+        root = Path(tmp)
+        engine = make_engine(f"sqlite:///{root / 'bench.db'}")
+        try:
+            Base.metadata.create_all(engine)  # a fresh, private database: no migration history
+            spec = register_study(
+                engine, study_spec(task, method, seed, workers, budget, root, max_trials)
+            )
+            clock = SimClock(deadline=budget)
+            wake = None if exact else method.wake_resources(task.r_min, task.r_max)
+            backend = SimulatedBackend(task, clock, workers, wake)
+            options = ControllerOptions(
+                runs_dir=Path(spec.runs_dir or root), poll_interval=0.0, lease_ttl=86_400.0
+            )
+            Controller(engine, spec.name, backend, options, clock).run()
+            reports, trials = _stored_reports(engine, clock)
+        finally:
+            engine.dispose()
+    stats = backend.stats
+    return RunResult(
+        task=task.name,
+        method=method.name,
+        seed=seed,
+        mode=task.mode,
+        r_max=task.r_max,
+        budget=budget,
+        workers=workers,
+        reports=reports,
+        trials=trials,
+        epochs=stats.epochs_trained,
+        busy_seconds=stats.busy_seconds,
+        slots_used=len(stats.slots_used),
+        peak_running=stats.peak_running,
+        runtime_s=time.perf_counter() - began,
+    )
+
+
+def _stored_reports(engine: Any, clock: SimClock) -> tuple[tuple[Report, ...], int]:
+    """The observations the controller stored, on the simulated time axis; and trial count."""
+    origin = clock.origin.timestamp()
+    with read_session(engine) as session:
+        study = get_study(session, STUDY_NAME)
+        rows = study_observations(session, study)
+    reports = []
+    trials = set()
+    for trial, obs in rows:
+        trials.add(trial.number)
+        if obs.reported_at is None:
+            continue
+        when = obs.reported_at.timestamp() - origin
+        reports.append(Report(when, trial.number, obs.resource, obs.objective))
+    reports.sort(key=lambda r: (r.time, r.trial, r.resource))
+    return tuple(reports), len(trials)

@@ -1,0 +1,214 @@
+"""The benchmark grid: which methods exist, each task's budget, and running (task, method, seed).
+
+Methods are plain study tables (scheduler + searcher), so a user can copy what was benchmarked
+into a study file. ``r_min`` and ``r_max`` come from the task, ``eta`` is 3 (PROTOCOL.md).
+Budgets follow PROTOCOL.md (:func:`slurmhpo.bench.budget.reference_budget`) and are computed
+once per task per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from slurmhpo.bench.base import CurveTask
+from slurmhpo.bench.budget import Budget, reference_budget
+from slurmhpo.bench.harness import Method, RunResult, simulate
+from slurmhpo.bench.registry import get_task
+from slurmhpo.errors import ConfigError
+
+ETA = 3
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "random",
+            {"type": "fifo"},
+            final_only=True,
+            wake="targets",
+            note="random search, each trial to r_max; only the r_max report counts "
+            "(PROTOCOL's random_full reports once, at r_max)",
+        ),
+        Method("asha-stopping", {"type": "asha", "variant": "stopping", "eta": ETA}, wake="rungs"),
+        Method(
+            "asha-promotion", {"type": "asha", "variant": "promotion", "eta": ETA}, wake="rungs"
+        ),
+        Method(
+            "hyperband",
+            {"type": "hyperband", "variant": "promotion", "eta": ETA},
+            note="asynchronous Hyperband, promotion (pause-and-resume) variant",
+            wake="rungs",
+        ),
+        Method(
+            "hyperband-stopping",
+            {"type": "hyperband", "variant": "stopping", "eta": ETA},
+            note="asynchronous Hyperband, stopping variant",
+            wake="rungs",
+        ),
+        Method(
+            "bohb-sync",
+            {"type": "bohb", "variant": "sync", "eta": ETA},
+            {"type": "kde"},
+            asynchronous=False,
+            note="synchronous BOHB; opens the next bracket rather than idle (as HpBandSter)",
+            wake="rungs",
+        ),
+        Method(
+            "bohb-async",
+            {"type": "bohb", "variant": "promotion", "eta": ETA},
+            {"type": "kde"},
+            note="KDE searcher on asynchronous Hyperband, promotion variant",
+            wake="rungs",
+        ),
+        Method(
+            "bohb-async-stopping",
+            {"type": "bohb", "variant": "stopping", "eta": ETA},
+            {"type": "kde"},
+            note="KDE searcher on asynchronous Hyperband, stopping variant",
+            wake="rungs",
+        ),
+        Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
+    )
+}
+DEFAULT_METHODS = (
+    "random",
+    "asha-stopping",
+    "asha-promotion",
+    "hyperband",
+    "bohb-sync",
+    "bohb-async",
+    "median",
+)
+DEV_TASKS = tuple(f"lcbench/{i}" for i in ("3945", "7593", "34539", "126025", "146212", "168868"))
+
+
+def split_names(values: Iterable[str] | None) -> list[str]:
+    """Names from repeated options and/or comma lists, duplicates dropped, order kept."""
+    names = [n.strip() for v in values or () for n in v.split(",") if n.strip()]
+    return list(dict.fromkeys(names))
+
+
+def parse_methods(values: Iterable[str] | None) -> list[Method]:
+    """The methods named (default: :data:`DEFAULT_METHODS`); ConfigError for unknown names."""
+    chosen = split_names(values) or list(DEFAULT_METHODS)
+    unknown = [name for name in chosen if name not in METHODS]
+    if unknown:
+        raise ConfigError("--method", f"unknown method(s) {unknown}", f"use {sorted(METHODS)}")
+    return [METHODS[name] for name in chosen]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one ``slurmhpo bench`` invocation runs."""
+
+    tasks: tuple[str, ...]
+    methods: tuple[Method, ...]
+    seeds: int = 10
+    workers: int = 4
+    budget_factor: float = 50.0
+    data_dir: str | None = None
+    budget_seconds: float | None = None  # override B (tests, quick looks); None: PROTOCOL's
+    exact: bool = False  # wake the controller at every epoch end (see simulate)
+    max_trials: int | None = None  # also end each study after this many trials
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ConfigError("--seeds", f"must be >= 1, got {self.seeds}")
+        if self.workers < 1:
+            raise ConfigError("--workers", f"must be >= 1, got {self.workers}")
+        if not self.budget_factor > 0:
+            raise ConfigError("--budget-factor", f"must be > 0, got {self.budget_factor}")
+        if self.max_trials is not None and self.max_trials < 1:
+            raise ConfigError("--max-trials", f"must be >= 1, got {self.max_trials}")
+        if self.budget_seconds is not None and not self.budget_seconds > 0:
+            raise ConfigError("--budget-seconds", f"must be > 0, got {self.budget_seconds}")
+
+
+class TaskCache:
+    """Tasks and their budgets, built once per process (the surrogate and B are costly)."""
+
+    def __init__(self, data_dir: str | None = None) -> None:
+        self.data_dir = data_dir
+        self._tasks: dict[str, CurveTask] = {}
+        self._budgets: dict[tuple[str, int, float], Budget] = {}
+
+    def task(self, name: str) -> CurveTask:
+        if name not in self._tasks:
+            options: dict[str, Any] = {}
+            if name.startswith("lcbench/") and self.data_dir is not None:
+                options["data_dir"] = self.data_dir
+            self._tasks[name] = get_task(name, **options)
+        return self._tasks[name]
+
+    def budget(self, name: str, workers: int, factor: float) -> Budget:
+        key = (name, workers, factor)
+        if key not in self._budgets:
+            self._budgets[key] = reference_budget(
+                self.task(name), workers=workers, full_trainings=factor, data_dir=self.data_dir
+            )
+        return self._budgets[key]
+
+
+def budget_seconds(config: BenchConfig, cache: TaskCache, task: str) -> float:
+    if config.budget_seconds is not None:
+        return config.budget_seconds
+    return cache.budget(task, config.workers, config.budget_factor).seconds
+
+
+def run_grid(
+    config: BenchConfig,
+    cache: TaskCache | None = None,
+    progress: TextIO | None = sys.stderr,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> Iterator[RunResult]:
+    """Simulate every (task, method, seed), one at a time; a line per finished run on
+    ``progress``. Seeds are 0..seeds-1, so a seed means the same run in every invocation."""
+    cache = cache or TaskCache(config.data_dir)
+    total = len(config.tasks) * len(config.methods) * config.seeds
+    done = 0
+    with _quiet_controller():
+        for name in config.tasks:
+            task = cache.task(name)
+            budget = budget_seconds(config, cache, name)
+            for method in config.methods:
+                for seed in range(config.seeds):
+                    result = simulate(
+                        task,
+                        method,
+                        seed,
+                        workers=config.workers,
+                        budget=budget,
+                        exact=config.exact,
+                        max_trials=config.max_trials,
+                    )
+                    done += 1
+                    if progress is not None:
+                        progress.write(_progress_line(done, total, result))
+                        progress.flush()
+                    if on_result is not None:
+                        on_result(result)
+                    yield result
+
+
+def _progress_line(done: int, total: int, r: RunResult) -> str:
+    return (
+        f"[{done}/{total}] {r.task} {r.method} seed {r.seed}: {r.trials} trials, "
+        f"{r.epochs} epochs, util {r.utilisation:.2f}, {r.runtime_s:.1f} s\n"
+    )
+
+
+class _quiet_controller:
+    """The controller logs every budget-stopped trial at WARNING: noise in a benchmark."""
+
+    def __enter__(self) -> None:
+        self._logger = logging.getLogger("slurmhpo.controller")
+        self._level = self._logger.level
+        if not os.environ.get("SLURMHPO_BENCH_VERBOSE"):
+            self._logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)

@@ -1,0 +1,91 @@
+"""``slurmhpo bench`` end to end on a synthetic task: the real controller on simulated time."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from slurmhpo.bench.harness import simulate
+from slurmhpo.bench.registry import get_task
+from slurmhpo.bench.runner import DEFAULT_METHODS, METHODS
+from slurmhpo.cli.main import main
+
+TASK = "synthetic/hartmann3-mf"  # maximised, r_max 27, no data needed
+
+
+@pytest.fixture(scope="module")
+def bench_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "out.json"
+    argv = ["bench", "--task", TASK, "--seeds", "1", "--budget-factor", "6", "--json", str(out)]
+    assert main(argv) == 0
+    return json.loads(out.read_text())
+
+
+def test_the_json_has_every_run_and_aggregate(bench_json: dict[str, Any]) -> None:
+    runs = bench_json["runs"]
+    assert {(r["method"], r["seed"]) for r in runs} == {(m, 0) for m in DEFAULT_METHODS}
+    budget = bench_json["budgets"][TASK]
+    assert budget["source"] == "reference_budget" and budget["seconds"] > 0
+    stats = bench_json["aggregates"][TASK]
+    assert set(stats) == set(DEFAULT_METHODS)
+    for method_stats in stats.values():
+        for key in ("incumbent_0.25", "incumbent_0.5", "incumbent_1.0", "full_fidelity_at_B"):
+            assert len(method_stats[key]) == 3
+        assert method_stats["speedup_vs_random"]["available"] is True
+    assert stats["random"]["speedup_vs_random"]["value"] == pytest.approx(1.0)
+
+
+def test_incumbents_only_improve_and_work_is_sane(bench_json: dict[str, Any]) -> None:
+    for run in bench_json["runs"]:
+        values = [v for _, v in run["trace"]]
+        times = [t for t, _ in run["trace"]]
+        assert values == sorted(values), run["method"]  # maximised: never worse later
+        assert times == sorted(times) and times[-1] <= run["budget_s"] + 1e-6
+        at = [run["incumbent"][k] for k in ("0.25", "0.5", "1.0") if run["incumbent"][k]]
+        assert at == sorted(at) and at[-1] == values[-1]
+        full = run["full_fidelity_incumbent_at_B"]
+        assert full is None or full <= values[-1]
+        assert 0 < run["utilisation"] <= 1 + 1e-9
+        assert run["trials"] >= 1 and run["epochs"] >= run["trials"]
+        if METHODS[run["method"]].asynchronous:
+            assert run["workers_used"] == 4 and run["peak_running"] == 4, run["method"]
+
+
+def test_unknown_method_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--method", "nope", "--task", TASK]) == 2
+    assert "unknown method" in capsys.readouterr().err
+
+
+def test_the_same_seed_gives_the_same_run() -> None:
+    task = get_task(TASK)
+    first = simulate(task, METHODS["bohb-async"], 3, workers=4, budget=500.0)
+    second = simulate(task, METHODS["bohb-async"], 3, workers=4, budget=500.0)
+    other = simulate(task, METHODS["bohb-async"], 4, workers=4, budget=500.0)
+    assert first.reports == second.reports and first.trials == second.trials
+    assert first.reports != other.reports
+
+
+@pytest.mark.parametrize("method", ["asha-stopping", "asha-promotion", "bohb-sync"])
+def test_waking_only_at_rungs_changes_nothing(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fast setting (the clock stops only where the scheduler can act) must reproduce
+    the exact one (a controller cycle at every epoch end) report for report."""
+    caplog.set_level(logging.ERROR, logger="slurmhpo.controller")  # restored after the test
+    task = get_task(TASK)
+    fast = simulate(task, METHODS[method], 1, workers=4, budget=400.0)
+    exact = simulate(task, METHODS[method], 1, workers=4, budget=400.0, exact=True)
+    assert fast.reports == exact.reports
+    assert (fast.trials, fast.epochs) == (exact.trials, exact.epochs)
+    assert fast.busy_seconds == pytest.approx(exact.busy_seconds)
+
+
+def test_max_trials_ends_the_study_before_the_budget() -> None:
+    task = get_task(TASK)
+    run = simulate(task, METHODS["asha-promotion"], 0, workers=4, budget=1e7, max_trials=6)
+    assert run.trials == 6
+    assert max(r.time for r in run.reports) < 1e7
+    assert run.utilisation < 0.01  # the workers idled once the six trials were done
