@@ -1,0 +1,262 @@
+"""docs/troubleshooting.md quotes what slurmhpo really prints.
+
+Each test makes one of the documented situations happen for real (a bad study file, an old
+schema, a second controller, a failing trial, ...) and checks, for a few stable fragments of
+the message (no paths, process ids or job ids), both that slurmhpo printed them and that the
+page quotes them. A message reworded in the code, or in the page, fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from controller_helpers import study_toml
+from docs_helpers import shell, start, stop, user_env, wait_for
+
+from slurmhpo import __version__
+from slurmhpo.store.db import make_engine
+from slurmhpo.store.migrate import head_revision, upgrade
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
+NAME = "digits-mlp"
+
+
+def assert_quoted(output: str, *fragments: str) -> None:
+    """Each fragment is in slurmhpo's real output and on the page."""
+    page = PAGE.read_text()
+    for fragment in fragments:
+        assert fragment in output, f"slurmhpo no longer prints {fragment!r}:\n{output}"
+        assert fragment in page, f"docs/troubleshooting.md does not quote {fragment!r}"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "home").mkdir()
+    return user_env(tmp_path / "home", tmp_path / "studies.db")
+
+
+def test_bad_study_file_fields(tmp_path: Path, env: dict[str, str]) -> None:
+    study = study_toml(tmp_path, name=NAME)
+    text = study.read_text()
+    study.write_text(text.replace('mode = "min"', 'mode = "minimise"'))
+    done = shell(f"slurmhpo check {study}", env, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr, "slurmhpo: error: objective.mode: must be one of min, max; got 'minimise'"
+    )
+    study.write_text(text.replace("max_trials", "max_trial"))
+    done = shell(f"slurmhpo check {study}", env, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr,
+        "slurmhpo: error: budget.max_trial: is not a known setting (known settings: "
+        "max_concurrent, max_gpu_hours, max_trials, max_wall_hours)",
+    )
+
+
+def test_no_database_yet(tmp_path: Path, env: dict[str, str]) -> None:
+    done = shell("slurmhpo studies", env, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr, "does not exist; create it with: slurmhpo db upgrade --db sqlite:////"
+    )
+
+
+def test_old_and_new_schema(tmp_path: Path, env: dict[str, str]) -> None:
+    db = tmp_path / "studies.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine, "0001")
+    engine.dispose()
+    done = shell("slurmhpo studies", env, tmp_path)
+    assert done.returncode == 3
+    assert_quoted(
+        done.stderr,
+        f"is at schema revision 0001, older than this slurmhpo's {head_revision()}; "
+        "run: slurmhpo db upgrade --db sqlite:////",
+    )
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0003'")
+    done = shell("slurmhpo studies", env, tmp_path)
+    assert done.returncode == 3
+    assert_quoted(
+        done.stderr,
+        f"is at schema revision 0003, which this slurmhpo ({__version__}) does not know: a newer "
+        "slurmhpo wrote it; upgrade slurmhpo (pip install -U slurmhpo) instead of using this "
+        "older version",
+    )
+
+
+def test_study_not_found(tmp_path: Path, env: dict[str, str]) -> None:
+    assert shell("slurmhpo db upgrade", env, tmp_path).returncode == 0
+    done = shell(f"slurmhpo trials {NAME}", env, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(done.stderr, f"slurmhpo: error: study '{NAME}' not found (see: slurmhpo studies)")
+
+
+def test_lease_held_then_ended_study_then_a_changed_file(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A second controller is refused while the first runs; once the study has finished,
+    operator commands are refused; a changed file under the same name is refused."""
+    study = study_toml(
+        tmp_path, name=NAME, budget={"max_trials": 2, "max_concurrent": 2}, resource_max=3
+    )
+    log = tmp_path / "first.log"
+    first = start(
+        f"slurmhpo run {study} --poll-interval 0.2", {**env, "TOY_SLEEP": "3"}, tmp_path, log
+    )
+    try:
+        wait_for("the first controller", lambda: "driving study" in log.read_text())
+        done = shell(f"slurmhpo run {NAME} --poll-interval 0.2", env, tmp_path)
+    finally:
+        stop(first, signal.SIGINT)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr,
+        f"slurmhpo: error: study '{NAME}' is driven by ",
+        "; wait until it stops or its lease expires (60 s after its last heartbeat)",
+    )
+    assert shell(f"slurmhpo run {NAME} --poll-interval 0.2", env, tmp_path).returncode == 0
+    done = shell(f"slurmhpo pause {NAME}", env, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr,
+        f"slurmhpo: error: study '{NAME}' is already finished: nothing to pause "
+        "(see: slurmhpo studies)",
+    )
+    study.write_text(study.read_text().replace("seed = 3", "seed = 4"))
+    done = shell(f"slurmhpo run {study}", env, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr,
+        f"slurmhpo: error: name: a different study named '{NAME}' is already in the database "
+        f"(rename this study, or continue the stored one with: slurmhpo run {NAME})",
+    )
+
+
+def test_metric_lines_skipped(tmp_path: Path, env: dict[str, str]) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import os\n"
+        "from slurmhpo import trial\n"
+        "ctx = trial.get_context()\n"
+        "with open(os.environ['SLURMHPO_METRIC_FILE'], 'a') as f:\n"
+        "    f.write('loss is 0.5\\n')\n"
+        '    f.write(\'{"epoch": 1, "loss": "0.5"}\\n\')\n'
+        "    f.write('{\"loss\": 0.5}\\n')\n"
+        "for epoch in range(ctx.start + 1, ctx.target + 1):\n"
+        "    trial.report(epoch, loss=1.0 / epoch)\n"
+    )
+    study = study_toml(tmp_path, name=NAME, budget={"max_trials": 1}, resource_max=2)
+    toy = str(Path(__file__).resolve().parents[1] / "controller" / "toy_trial.py")
+    study.write_text(study.read_text().replace(toy, str(script)))
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert_quoted(
+        done.stderr,
+        "skipped metric data at byte 0 of ",
+        "(not_json: Expecting value: line 1 column 1 (char 0))",
+        "(bad_metric: not a number, dropped: 'loss'='0.5')",
+        "(no_resource: no 'epoch' key)",
+    )
+
+
+def test_a_trial_that_keeps_failing(tmp_path: Path, env: dict[str, str]) -> None:
+    study = study_toml(
+        tmp_path,
+        name=NAME,
+        budget={"max_trials": 1},
+        extra_space={"fail_always": {"type": "categorical", "choices": [True]}},
+        max_retries=1,
+    )
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert_quoted(
+        done.stderr,
+        "WARNING trial 0: job local-",
+        "failed (exit code 3); retrying from its last checkpoint",
+        "WARNING trial 0 ended: job local-",
+    )
+    shown = shell(f"slurmhpo trial {NAME} 0", env, tmp_path)
+    assert shown.returncode == 0
+    assert_quoted(
+        shown.stdout,
+        f"trial 0 of '{NAME}': failed",
+        "failure: job local-",
+        "JOB  BACKEND  EXTERNAL_ID                         STATE   RESOURCES  ATTEMPT  EXIT_REASON",
+    )
+    segments = tmp_path / "runs" / NAME / "trials" / "trial-000000" / "segments"
+    for number in ("000", "001"):
+        for log in ("stdout.log", "stderr.log"):
+            assert (segments / f"segment-{number}" / log).exists()
+    assert "STUDY/trials/trial-000000/segments/segment-000/stderr.log" in PAGE.read_text()
+
+
+def test_backend_slurm_without_slurm(tmp_path: Path, env: dict[str, str]) -> None:
+    """Only python and slurmhpo on PATH: no sbatch, squeue or srun."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("python", "slurmhpo"):
+        (bin_dir / tool).symlink_to(Path(sys.executable).parent / tool)
+    bare = {**env, "PATH": str(bin_dir)}
+    study = study_toml(tmp_path, name=NAME, backend="slurm", budget={"max_trials": 1})
+    done = shell(f"{bin_dir}/slurmhpo run {study} --poll-interval 0.2", bare, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr,
+        'WARNING submission failed (Could not detect "srun", are you indeed on a slurm cluster?)',
+        'slurmhpo: error: could not submit jobs 3 times in a row: Could not detect "srun"',
+    )
+    done = shell(f"{bin_dir}/slurmhpo submit-controller {NAME}", bare, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr, "slurmhpo: error: squeue failed, so a running chain cannot be ruled out; retry"
+    )
+
+
+def test_plot_without_matplotlib(tmp_path: Path, env: dict[str, str]) -> None:
+    """A matplotlib that fails to import stands in for one that is not installed."""
+    fake = tmp_path / "fake" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no matplotlib in this test')\n")
+    study = study_toml(tmp_path, name=NAME, budget={"max_trials": 1}, resource_max=1)
+    assert shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path).returncode == 0
+    hidden = {
+        **env,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), env.get("PYTHONPATH", "")]),
+    }
+    done = shell(f"slurmhpo plot {NAME} -o x.png", hidden, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr, 'slurmhpo: error: plots need matplotlib: pip install "slurmhpo[plot]"'
+    )
+
+
+@pytest.mark.slurm
+def test_sbatch_refuses_a_bad_partition(
+    slurm_cluster: object, tmp_path: Path, env: dict[str, str]
+) -> None:
+    study = study_toml(
+        tmp_path,
+        name=NAME,
+        backend="slurm",
+        budget={"max_trials": 1},
+        slurm={"partition": "nosuchpart"},
+    )
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 1
+    assert_quoted(
+        done.stderr,
+        "WARNING submission failed (sbatch failed for shpo-digits-mlp-",
+        "sbatch: error: invalid partition specified: nosuchpart",
+        "sbatch: error: Batch job submission failed: Invalid partition name specified (check "
+        "`sinfo` and the partition, account and qos of the study; the controller retries next "
+        "cycle)); retrying next cycle",
+        "slurmhpo: error: could not submit jobs 3 times in a row: "
+        "sbatch failed for shpo-digits-mlp-",
+    )
