@@ -20,7 +20,12 @@ from sqlalchemy import Engine
 
 from slurmhpo.cli.common import add_db_option, text_config, text_value
 from slurmhpo.controller.loop import Controller, ControllerOptions
-from slurmhpo.controller.studies import make_backend, register_study, resolve_paths
+from slurmhpo.controller.studies import (
+    check_backend_available,
+    make_backend,
+    register_study,
+    resolve_paths,
+)
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.migrate import check_schema, schema_status, upgrade
 from slurmhpo.store.queries import best_trial, get_study
@@ -64,7 +69,10 @@ def run_study(args: argparse.Namespace) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema chatter is not progress
     file_spec = load_study(args.target) if _is_file(args.target) else None
+    if file_spec is not None:
+        check_backend_available(file_spec)
     engine = make_engine(args.db)
     _ensure_schema(engine)
     spec = (

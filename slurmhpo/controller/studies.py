@@ -63,6 +63,17 @@ def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
     return stored
 
 
+def check_backend_available(spec: StudySpec) -> None:
+    """Refuse ``backend = "slurm"`` where Slurm's commands are missing, before anything is
+    registered: otherwise the study would be stored and then fail at its first submission."""
+    if spec.backend == "slurm" and shutil.which("sbatch") is None:
+        raise ConfigError(
+            "backend",
+            '"slurm" was asked for, but sbatch is not on PATH',
+            'run on a node with the Slurm client commands, or set backend = "local"',
+        )
+
+
 def make_backend(spec: StudySpec) -> Backend:
     """The backend the study asks for; ``auto`` means Slurm when ``sbatch`` is on PATH."""
     kind = spec.backend

@@ -206,13 +206,13 @@ def test_backend_slurm_without_slurm(tmp_path: Path, env: dict[str, str]) -> Non
     bare = {**env, "PATH": str(bin_dir)}
     study = study_toml(tmp_path, name=NAME, backend="slurm", budget={"max_trials": 1})
     done = shell(f"{bin_dir}/slurmhpo run {study} --poll-interval 0.2", bare, tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert_quoted(
         done.stderr,
-        'WARNING submission failed (Could not detect "srun", are you indeed on a slurm cluster?)',
-        'slurmhpo: error: could not submit jobs 3 times in a row: Could not detect "srun"',
+        'slurmhpo: error: backend: "slurm" was asked for, but sbatch is not on PATH',
     )
-    done = shell(f"{bin_dir}/slurmhpo submit-controller {NAME}", bare, tmp_path)
+    assert "registered study" not in done.stderr  # refused before anything was written
+    done = shell(f"{bin_dir}/slurmhpo submit-controller {study}", bare, tmp_path)
     assert done.returncode == 1
     assert_quoted(
         done.stderr, "slurmhpo: error: squeue failed, so a running chain cannot be ruled out; retry"
