@@ -16,10 +16,13 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 
 def running_in_ci() -> bool:
@@ -32,6 +35,32 @@ def skip_or_fail(reason: str) -> None:
     if running_in_ci():
         pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
     pytest.skip(reason)
+
+
+PG_ADMIN_URL = os.environ.get(
+    "SLURMHPO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database private to this test (dropped after), so tests
+    never see each other's rows, nor those of other suites sharing the server."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        admin.connect().close()
+    except Exception as exc:
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}")
+    name = f"slurmhpo_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 CLUSTER_ENV = Path(__file__).resolve().parents[1] / "deploy" / "local-slurm" / "cluster.env"

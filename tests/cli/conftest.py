@@ -1,57 +1,22 @@
 """CLI fixtures: databases of each kind (SQLite file, private PostgreSQL database) and a study.
 
-A copy of the small PostgreSQL fixture of tests/store (tests/ is not a package, so conftest
-modules cannot import each other reliably).
+``pg_url`` (a private PostgreSQL database per test) comes from tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from slurmhpo.store import queries as q
 from slurmhpo.store.db import make_engine, write_session
 from slurmhpo.store.migrate import upgrade
 from slurmhpo.store.models import Job
 
-PG_ADMIN_URL = os.environ.get(
-    "SLURMHPO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REPORTED = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{reason} (CI=true: this test must run, not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """URL of a new, empty PostgreSQL database private to this test (dropped after)."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        admin.connect().close()
-    except Exception as exc:
-        admin.dispose()
-        _skip_or_fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}")
-    name = f"slurmhpo_cli_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
