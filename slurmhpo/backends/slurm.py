@@ -18,7 +18,9 @@ re-adopt a job whose id never reached the database.
 
 Status: :meth:`poll` makes one squeue call (what runs now) and one sacct call (how jobs
 ended) for all ids; submitit's own state watcher is not used (minutes stale). A failing call
-is transient: UNKNOWN for what it would have answered, and the next calls back off.
+is transient: UNKNOWN for what it would have answered, and the next calls back off. The
+queries live in :class:`~slurmhpo.backends.slurm_queries.SlurmQueries`, which the backends of
+many studies can share (the daemon answers all their polls of a round with one pair of calls).
 
 Files: submitit's pickles and logs under ``<root>/submitit/<job id>/``; the command's
 stdout/stderr in ``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir``
@@ -38,9 +40,9 @@ from typing import Any
 
 import submitit
 
-from slurmhpo.backends import sacct
-from slurmhpo.backends.base import JobState, JobStatus, Resources, SegmentRequest
+from slurmhpo.backends.base import JobStatus, Resources, SegmentRequest
 from slurmhpo.backends.keys import KeyIndex, check_job_key
+from slurmhpo.backends.slurm_queries import COMMAND_TIMEOUT_S, JOB_ID, SlurmQueries
 from slurmhpo.backends.slurm_task import SegmentTask, run_segment
 from slurmhpo.errors import ConfigError, SlurmhpoError
 
@@ -53,9 +55,7 @@ _RESERVED = frozenset(
     | {"test-only", "partition", "time", "cpus-per-task", "mem", "gpus-per-node"}
     | {"account", "qos", "export", "get-user-env"}
 )
-_JOB_ID = re.compile(r"\d+(?:_\d+)?")
 _BENIGN_SCANCEL = ("already completing or completed", "invalid job id")
-_COMMAND_TIMEOUT_S = 60.0
 
 
 def check_extra(extra: Mapping[str, str | int]) -> dict[str, str | int]:
@@ -139,18 +139,16 @@ def _task(request: SegmentRequest) -> SegmentTask:
 class SlurmBackend:
     """The :class:`~slurmhpo.backends.base.Backend` for a Slurm cluster (see module docstring).
 
-    ``backoff_max_s`` caps the pause after failing squeue/sacct calls: after ``n`` failures
-    in a row, polls within ``min(backoff_max_s, 2**n)`` seconds answer UNKNOWN without asking.
+    ``queries`` runs squeue and sacct (with backoff after failures); pass one instance to
+    the backends of many studies to answer all their polls of a round with one pair of calls.
     """
 
     name = "slurm"
 
-    def __init__(self, root: Path, backoff_max_s: float = 60.0) -> None:
+    def __init__(self, root: Path, queries: SlurmQueries | None = None) -> None:
         self.root = Path(root)
         self.keys = KeyIndex(self.root)
-        self.backoff_max_s = backoff_max_s
-        self._failures = 0
-        self._quiet_until = 0.0
+        self.queries = queries or SlurmQueries()
 
     # submit -------------------------------------------------------------------------------
 
@@ -182,6 +180,7 @@ class SlurmBackend:
             self.keys.write(request.job_key, record)
         executor = submitit.SlurmExecutor(folder=self.root / "submitit" / "%j", max_num_timeout=0)
         executor.update_parameters(**_parameters(group[0].resources, name, len(group)))
+        self.queries.calls["sbatch"] += 1
         try:
             with executor.batch():
                 jobs = [executor.submit(run_segment, _task(request)) for request in group]
@@ -197,60 +196,12 @@ class SlurmBackend:
             self.keys.write(request.job_key, {**record, "external_id": job_id}, durable=False)
         return ids
 
-    # Slurm commands -----------------------------------------------------------------------
-
-    def _call(self, argv: list[str]) -> str | None:
-        """stdout of a Slurm command, or None (logged) when it failed or timed out."""
-        try:
-            done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            logger.warning("%s failed: %s", argv[0], error)
-            return None
-        if done.returncode != 0:
-            if argv[0] == "squeue" and "invalid job id" in done.stderr.lower():
-                return ""  # none of the ids is in the queue any more: an empty answer
-            logger.warning("%s exited %d: %s", argv[0], done.returncode, done.stderr.strip())
-            return None
-        return done.stdout
-
-    def _squeue(self, job_ids: Sequence[str]) -> dict[str, tuple[JobState, str]] | None:
-        out = self._call(["squeue", "-h", "-r", "-o", sacct.SQUEUE_FORMAT, "-j", ",".join(job_ids)])
-        return None if out is None else sacct.parse_squeue(out)
-
-    def _sacct(self, job_ids: Sequence[str]) -> dict[str, JobStatus] | None:
-        argv = ["sacct", "-X", "-P", "-n", f"--format={sacct.SACCT_FORMAT}"]
-        out = self._call([*argv, "-j", ",".join(job_ids)])
-        return None if out is None else sacct.parse_sacct(out)
-
     # poll ---------------------------------------------------------------------------------
 
     def poll(self, external_ids: Sequence[str]) -> dict[str, JobStatus]:
-        """One squeue and one sacct call for all ids (see :func:`sacct.merge` for the rules)."""
-        wanted = [job_id for job_id in dict.fromkeys(external_ids) if _JOB_ID.fullmatch(job_id)]
-        foreign = {
-            job_id: JobStatus(JobState.UNKNOWN, reason="not a Slurm job id")
-            for job_id in external_ids
-            if not _JOB_ID.fullmatch(job_id)
-        }
-        if not wanted:
-            return foreign
-        if time.monotonic() < self._quiet_until:
-            return {**sacct.merge(wanted, None, None), **foreign}
-        queued = self._squeue(wanted)
-        accounted = self._sacct(wanted)
-        self._note(queued is not None and accounted is not None)
-        return {**sacct.merge(wanted, queued, accounted), **foreign}
-
-    def _note(self, ok: bool) -> None:
-        """Back off after failures: Slurm that is down or overloaded is not hammered."""
-        if ok:
-            self._failures, self._quiet_until = 0, 0.0
-            return
-        self._failures += 1
-        pause = min(self.backoff_max_s, 2.0**self._failures)
-        self._quiet_until = time.monotonic() + pause
+        """One squeue and one sacct call for all ids, or the answers of the round's snapshot
+        when the queries are shared (see :mod:`slurmhpo.backends.slurm_queries`)."""
+        return self.queries.poll(external_ids)
 
     # cancel -------------------------------------------------------------------------------
 
@@ -260,15 +211,16 @@ class SlurmBackend:
         Raises SlurmhpoError when scancel itself fails (e.g. slurmctld down), so that the
         controller keeps the cancellation on its list and retries.
         """
-        wanted = [job_id for job_id in dict.fromkeys(external_ids) if _JOB_ID.fullmatch(job_id)]
+        wanted = [job_id for job_id in dict.fromkeys(external_ids) if JOB_ID.fullmatch(job_id)]
         if not wanted:
             return
+        self.queries.calls["scancel"] += 1
         try:
             done = subprocess.run(
                 ["scancel", *wanted],
                 capture_output=True,
                 text=True,
-                timeout=_COMMAND_TIMEOUT_S,
+                timeout=COMMAND_TIMEOUT_S,
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
@@ -311,11 +263,13 @@ class SlurmBackend:
         # `-t all`: also jobs that ended seconds ago. slurmctld keeps them (MinJobAge) while
         # sacct may not list them yet; without it, a job that failed fast right after a crash
         # was in neither answer, so it was submitted again and the first one orphaned.
-        queued = self._call(
+        queued = self.queries.call(
             ["squeue", "-h", "-t", "all", "-u", user, "-n", ",".join(names), "-o", "%F|%j"]
         )
         by_name = ["--name", ",".join(names), "--format=JobID,JobName"]
-        accounted = self._call(["sacct", "-X", "-P", "-n", "-S", start, "-u", user, *by_name])
+        accounted = self.queries.call(
+            ["sacct", "-X", "-P", "-n", "-S", start, "-u", user, *by_name]
+        )
         base_ids: dict[str, int] = {}
         for line in (queued or "").splitlines() + (accounted or "").splitlines():
             job_id, _, job_name = line.partition("|")

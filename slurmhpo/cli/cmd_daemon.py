@@ -44,6 +44,14 @@ def register(subparsers: Any) -> None:
         help="seconds a study's lease outlives a missed heartbeat before another daemon may "
         "take the study over (default 60)",
     )
+    parser.add_argument(
+        "--max-acting-studies",
+        type=int,
+        default=8,
+        metavar="N",
+        help="studies that may submit or cancel jobs in one round; the others wait a round "
+        "(bounds the Slurm commands per round; default 8)",
+    )
     parser.add_argument("--log-file", metavar="PATH", help="rotating log file (default stderr)")
     parser.add_argument(
         "--exit-when-idle", action="store_true", help="exit once no study is left to drive"
@@ -63,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) <= 0:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(flag, f"{getattr(args, name)} is not a positive number")
+    if args.max_acting_studies < 1:
+        raise ConfigError(
+            "--max-acting-studies", f"{args.max_acting_studies} is less than 1", "use 1 or more"
+        )
     if args.lease_ttl <= args.poll_interval:
         raise ConfigError(
             "--lease-ttl",
@@ -82,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         lease_ttl=args.lease_ttl,
         retry_after=max(60.0, 10 * args.poll_interval),
         exit_when_idle=args.exit_when_idle,
+        max_acting_studies=args.max_acting_studies,
     )
     daemon = Daemon(engine, options)
     previous = {
@@ -123,6 +136,7 @@ def systemd_unit(args: argparse.Namespace) -> str:
     command = [str(Path(exe).resolve())] if exe else [sys.executable, "-m", "slurmhpo.cli.main"]
     command += ["daemon", "--db", url.set(password=None).render_as_string(hide_password=False)]
     command += ["--poll-interval", f"{args.poll_interval:g}", "--lease-ttl", f"{args.lease_ttl:g}"]
+    command += ["--max-acting-studies", str(args.max_acting_studies)]
     if args.log_file:
         command += ["--log-file", str(Path(args.log_file).expanduser().resolve())]
     return "\n".join(

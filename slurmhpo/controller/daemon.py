@@ -12,6 +12,19 @@ cycle fails (say, sbatch refuses its partition) is dropped too, logged, and retr
 ``retry_after`` seconds, so one broken study never stops the others. On :meth:`request_stop`
 (SIGTERM/SIGINT) the daemon finishes the current round and releases every lease it holds;
 jobs keep running and whoever drives the studies next re-adopts them.
+
+Login-node manners, whatever the number of studies:
+
+* **Status queries**: the Slurm backends of all studies share one
+  :class:`~slurmhpo.backends.slurm_queries.SlurmQueries`. Before cycling, the daemon asks
+  Slurm once about the jobs of every study it holds (one squeue, one sacct) and each study's
+  poll is answered from that snapshot.
+* **Actions**: at most ``max_acting_studies`` studies per round submit or cancel jobs; the
+  others observe and decide, and their new jobs wait as pending rows for a later round. The
+  order of the studies rotates from round to round, so none is starved. A round therefore
+  runs at most 2 status commands plus ``max_acting_studies`` x (sbatch, scancel, and the
+  squeue+sacct pair that re-adopts jobs after a restart) Slurm commands, and
+  :attr:`Daemon.last_round_commands` says how many it did run.
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +40,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from slurmhpo.backends.base import Backend
+from slurmhpo.backends.slurm_queries import SlurmQueries
 from slurmhpo.controller.loop import Controller, ControllerOptions, LeaseHeld
 from slurmhpo.controller.studies import default_runs_dir, make_backend
 from slurmhpo.errors import SlurmhpoError, StoreError
@@ -45,6 +60,7 @@ class DaemonOptions:
     lease_ttl: float = 60.0
     retry_after: float = 60.0  # seconds before a study whose cycle failed is tried again
     exit_when_idle: bool = False  # stop once no study of the database is active
+    max_acting_studies: int = 8  # studies that may submit or cancel jobs in one round
 
 
 class Daemon:
@@ -54,14 +70,20 @@ class Daemon:
         self,
         engine: Engine,
         options: DaemonOptions,
-        backend_for: Callable[[StudySpec], Backend] = make_backend,
+        backend_for: Callable[[StudySpec], Backend] | None = None,
     ) -> None:
         self.engine = engine
         self.options = options
-        self.backend_for = backend_for
+        self.slurm_queries = SlurmQueries()  # shared by the Slurm backends of all studies
+        self.backend_for = backend_for or self._shared_backend
         self.held: dict[str, Controller] = {}
+        self.last_round_commands: Counter[str] = Counter()  # Slurm commands, by name
         self._failed_at: dict[str, float] = {}
+        self._rounds = 0
         self._stop = threading.Event()
+
+    def _shared_backend(self, spec: StudySpec) -> Backend:
+        return make_backend(spec, slurm_queries=self.slurm_queries)
 
     def request_stop(self) -> None:
         """Stop after the current round (safe to call from a signal handler)."""
@@ -92,11 +114,42 @@ class Daemon:
         for name in names:
             if name not in self.held and not self._backing_off(name):
                 self._adopt(name)
-        for name in list(self.held):
-            if self._stop.is_set():
-                break
-            self._cycle(name)
+        before = Counter(self.slurm_queries.calls)
+        self._prefetch_statuses()
+        try:
+            acting = self.options.max_acting_studies
+            for name in self._rotated(list(self.held)):
+                if self._stop.is_set():
+                    break
+                acting -= self._cycle(name, act=acting > 0)
+        finally:
+            self.slurm_queries.forget()
+        self.last_round_commands = Counter(self.slurm_queries.calls) - before
+        if self.last_round_commands:
+            log.debug("round: %d studies held, Slurm commands %s", len(self.held),
+                      dict(self.last_round_commands))  # fmt: skip
         return len(names)
+
+    def _prefetch_statuses(self) -> None:
+        """One squeue + one sacct for the jobs of every held study on Slurm (module doc)."""
+        ids: list[str] = []
+        for name, controller in list(self.held.items()):
+            if controller.backend.name != "slurm":
+                continue
+            try:
+                ids += controller.external_ids()
+            except SlurmhpoError as exc:  # a database hiccup: that study's poll asks itself
+                log.warning("study %s: cannot list its jobs: %s", name, exc)
+        if ids:
+            self.slurm_queries.prefetch(ids)
+
+    def _rotated(self, names: list[str]) -> list[str]:
+        """``names`` starting one further each round, so every study gets to act in turn."""
+        self._rounds += 1
+        if not names:
+            return names
+        shift = self._rounds % len(names)
+        return names[shift:] + names[:shift]
 
     def release_all(self) -> None:
         """Release every lease this daemon holds (jobs go on)."""
@@ -127,22 +180,24 @@ class Daemon:
         )
         return Controller(self.engine, name, self.backend_for(spec), options)
 
-    def _cycle(self, name: str) -> None:
+    def _cycle(self, name: str, *, act: bool) -> int:
+        """One cycle of a held study; returns 1 if it submitted or cancelled, else 0."""
         controller = self.held[name]
         try:
-            more = controller.cycle()
+            more = controller.cycle(act=act)
         except LeaseHeld as exc:
             log.warning("study %s: %s", name, exc)
             self._drop(name, release=False)
-            return
+            return 1
         except SlurmhpoError as exc:
             log.error("study %s: %s (retrying in %.0f s)", name, exc, self._wait())
             self._failed_at[name] = time.monotonic()
             self._drop(name, release=True)
-            return
+            return 1
         if not more:
             log.info("study %s is %s; dropping it", name, controller.study.state)
             self._drop(name, release=True)
+        return 1 if controller.backend_actions else 0
 
     def _drop(self, name: str, *, release: bool) -> None:
         controller = self.held.pop(name)

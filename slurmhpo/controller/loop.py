@@ -135,6 +135,7 @@ class Controller:
         self._exhausted: str | None = None  # the spent hard budget limit, if any
         self._logged_problems: set[tuple[str, int, str]] = set()
         self._paused: set[int] = set()  # trial numbers the DB shows as paused
+        self.backend_actions = 0  # submit/cancel/find calls of the last cycle
 
     # ---- life cycle ------------------------------------------------------------------------
     def open(self) -> None:
@@ -212,8 +213,15 @@ class Controller:
         return self.study.state == "finished"
 
     # ---- one cycle -------------------------------------------------------------------------
-    def cycle(self) -> bool:
-        """One pass of the loop; False once the study has finished."""
+    def cycle(self, *, act: bool = True) -> bool:
+        """One pass of the loop; False once the study has finished.
+
+        With ``act=False`` the cycle observes and decides but leaves cancelling and submitting
+        to a later cycle (new jobs wait as pending rows): the daemon uses it to bound the
+        Slurm commands of one round however many studies have something to do.
+        :attr:`backend_actions` counts the submit/cancel/find calls the cycle made.
+        """
+        self.backend_actions = 0
         if self._needs_rebuild:
             self._rebuild()
         self._heartbeat()
@@ -224,9 +232,10 @@ class Controller:
             statuses = self._poll(jobs)
             self._ingest(jobs)
             self._settle(jobs, statuses)
-            self._cancel_unwanted()
+            self._cancel_unwanted(act=act)
             more = self._fill()
-            self._submit_pending()
+            if act:
+                self._submit_pending()
         except SlurmhpoError:
             self._needs_rebuild = True
             raise
@@ -254,6 +263,10 @@ class Controller:
     def _active_jobs(self) -> list[Job]:
         with read_session(self.engine) as session:
             return runtime.active_jobs(session, self.study)
+
+    def external_ids(self) -> list[str]:
+        """Backend ids of the study's jobs that have not ended: what the next cycle polls."""
+        return [job.external_id for job in self._active_jobs() if job.external_id]
 
     def _poll(self, jobs: Sequence[Job]) -> dict[int, JobStatus]:
         """One batched status query; job id -> status (UNKNOWN when the backend is unsure)."""
@@ -393,9 +406,10 @@ class Controller:
             return True
         return self.scheduler.trial_status(trial.number) is not TrialStatus.RUNNING
 
-    def _cancel_unwanted(self) -> None:
+    def _cancel_unwanted(self, *, act: bool = True) -> None:
         """Cancel jobs of trials the scheduler stopped or failed, or all once a hard budget
         limit is spent; each job once per process (a restart repeats it: scancel is idempotent).
+        With ``act=False`` only the budget is checked; the cancels wait for the next cycle.
         """
         with read_session(self.engine) as session:
             jobs = runtime.active_jobs(session, self.study)
@@ -414,7 +428,8 @@ class Controller:
                 or self.scheduler.trial_status(numbers[job.trial_id]) in ENDED_STATUSES
             )
         ]
-        if doomed:
+        if doomed and act:
+            self.backend_actions += 1
             self.backend.cancel([job.external_id for job in doomed if job.external_id])
             self._cancelled.update(job.id for job in doomed)
             log.info("cancelled %d job(s)", len(doomed))
@@ -521,6 +536,7 @@ class Controller:
         candidates = [job for job in pending if job.id in self._may_be_submitted]
         if not candidates:
             return {}
+        self.backend_actions += 1
         found = self.backend.find([keys[job.id] for job in candidates])
         self._may_be_submitted -= {job.id for job in candidates}
         adopted = {job.id: found[keys[job.id]] for job in candidates if keys[job.id] in found}
@@ -543,6 +559,7 @@ class Controller:
         )
 
     def _submit(self, requests: list[SegmentRequest]) -> list[str]:
+        self.backend_actions += 1
         try:
             ids = self.backend.submit(requests)
         except Exception as exc:  # the backend's own error types vary; all mean "not now"

@@ -26,12 +26,12 @@ import getpass
 import logging
 import os
 import re
-import subprocess
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from slurmhpo.backends.slurm_queries import run_command
 from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.study import StudySpec
 
@@ -40,7 +40,6 @@ log = logging.getLogger("slurmhpo.controller")
 JOB_NAME_PREFIX = "shpo-ctl-"
 MAX_HANDOVER_MIN = 5.0
 CONTROLLER_MEM = "1024M"
-SLURM_COMMAND_TIMEOUT_S = 60.0
 _AFTERANY = re.compile(r"afterany:(\d+)")
 
 
@@ -177,21 +176,6 @@ class QueuedJob:
         return set(_AFTERANY.findall(self.dependency))
 
 
-def _call(argv: list[str]) -> str | None:
-    """stdout of a Slurm command, or None (logged) when it failed or timed out."""
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=SLURM_COMMAND_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        log.warning("%s failed: %s", argv[0], error)
-        return None
-    if done.returncode != 0:
-        log.warning("%s exited %d: %s", argv[0], done.returncode, done.stderr.strip())
-        return None
-    return done.stdout
-
-
 class JobQueue(Protocol):
     """The few Slurm questions the hand-over chain asks (a seam: tests pass a fake)."""
 
@@ -213,7 +197,7 @@ class SlurmQueue:
     def queued(self, study: str) -> list[QueuedJob] | None:
         """This user's controller jobs of ``study`` in squeue; None when squeue failed."""
         argv = ["squeue", "-h", "-u", getpass.getuser(), "-n", job_name(study)]
-        out = _call([*argv, "-o", "%i|%T|%E"])
+        out = run_command([*argv, "-o", "%i|%T|%E"])
         if out is None:
             return None
         jobs = []
@@ -225,7 +209,7 @@ class SlurmQueue:
 
     def cancel(self, job_id: str) -> bool:
         """scancel one job; False (logged) when scancel failed."""
-        return _call(["scancel", job_id]) is not None
+        return run_command(["scancel", job_id]) is not None
 
     def end_time(self, job_id: str) -> float | None:
         """When Slurm will end job ``job_id`` (Unix time), or None if it cannot say.
@@ -238,7 +222,7 @@ class SlurmQueue:
             env = os.environ.get("SLURM_JOB_END_TIME", "")
             if env.isdigit() and int(env) > 0:
                 return float(env)
-        out = _call(["squeue", "-h", "-j", job_id, "-o", "%e"])
+        out = run_command(["squeue", "-h", "-j", job_id, "-o", "%e"])
         try:
             return datetime.fromisoformat((out or "").strip()).timestamp()
         except ValueError:  # "N/A", "Unknown", nothing

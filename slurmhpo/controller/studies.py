@@ -16,6 +16,7 @@ import platformdirs
 from sqlalchemy import Engine
 
 from slurmhpo.backends.base import Backend
+from slurmhpo.backends.slurm_queries import SlurmQueries
 from slurmhpo.errors import ConfigError, NotFoundError
 from slurmhpo.store.db import write_session
 from slurmhpo.store.queries import create_study, get_study
@@ -74,8 +75,12 @@ def check_backend_available(spec: StudySpec) -> None:
         )
 
 
-def make_backend(spec: StudySpec) -> Backend:
-    """The backend the study asks for; ``auto`` means Slurm when ``sbatch`` is on PATH."""
+def make_backend(spec: StudySpec, slurm_queries: SlurmQueries | None = None) -> Backend:
+    """The backend the study asks for; ``auto`` means Slurm when ``sbatch`` is on PATH.
+
+    ``slurm_queries``, when given, is shared with other studies' Slurm backends (the daemon
+    polls all of them with one squeue and one sacct call per round).
+    """
     kind = spec.backend
     if kind == "auto":
         kind = "slurm" if shutil.which("sbatch") else "local"
@@ -88,7 +93,7 @@ def make_backend(spec: StudySpec) -> Backend:
     if kind == "slurm":
         from slurmhpo.backends.slurm import SlurmBackend
 
-        return SlurmBackend(runs_dir / "_slurm")
+        return SlurmBackend(runs_dir / "_slurm", slurm_queries)
     from slurmhpo.backends.local import LocalBackend
 
     return LocalBackend(runs_dir / "_local")

@@ -3,7 +3,9 @@
 Daemon A takes every study first; B starts while A holds them (and must keep off); A is then
 SIGKILLed mid-study. B takes the studies over once their leases expire (short --lease-ttl),
 re-adopts the jobs A left running, and finishes all three, with no observation lost or stored
-twice, no trial started twice, and a gap-free decision log per study.
+twice, no trial started twice, a gap-free decision log per study, and (on Slurm) no job of
+the studies left in the queue. The same test runs on local processes and on the real local
+Slurm cluster.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import shlex
 import signal
 import subprocess
+import uuid
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -28,13 +31,15 @@ from slurmhpo.cli.main import main
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.models import Decision, Job, Lease, Study
 
-NAMES = ("alpha", "beta", "gamma")
 TOOK = re.compile(r"^(\S+ \S+) INFO slurmhpo.daemon took study (\S+) as \S+:(\d+):")
+# A round on Slurm (one squeue + sacct, then up to three sbatch calls) takes about a second
+# here, so the lease there must outlive several of them; local rounds take milliseconds.
+LEASE_TTL = {"local": "2", "slurm": "6"}
 
 
-def daemon(tmp_path: Path, db_url: str, tag: str) -> subprocess.Popen[bytes]:
+def daemon(tmp_path: Path, db_url: str, tag: str, lease_ttl: str) -> subprocess.Popen[bytes]:
     return start(
-        "daemon", "--db", db_url, "--poll-interval", "0.1", "--lease-ttl", "2",
+        "daemon", "--db", db_url, "--poll-interval", "0.1", "--lease-ttl", lease_ttl,
         "--exit-when-idle", "--log-file", str(tmp_path / f"daemon-{tag}.log"),
         toy_sleep=0.3, log=tmp_path / f"daemon-{tag}.out",
     )  # fmt: skip
@@ -72,36 +77,48 @@ def metric_epochs(trial_jobs: list[Job]) -> list[int]:
     return epochs
 
 
-def test_two_daemons_share_studies_and_survive_a_sigkill(tmp_path: Path, db_url: str) -> None:
-    for name in NAMES:
+@pytest.mark.parametrize("backend", ["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def test_two_daemons_share_studies_and_survive_a_sigkill(
+    tmp_path: Path, db_url: str, backend: str, request: pytest.FixtureRequest
+) -> None:
+    tag = uuid.uuid4().hex[:6]  # unique job names on the shared cluster
+    names = tuple(f"{name}-{tag}" for name in ("alpha", "beta", "gamma"))
+    slurm = {}
+    if backend == "slurm":
+        partition = request.getfixturevalue("slurm_partition")
+        slurm = {"partition": partition, "gpus_per_task": 1, "time_min": 10}
+    for name in names:
         path = study_toml(
             tmp_path,
             name=name,
+            backend=backend,
             scheduler={"type": "fifo"},
             budget={"max_trials": 8, "max_concurrent": 2},
             resource_max=4,
+            slurm=slurm,
         )
         answer = cli("submit", str(path), "--db", db_url)
         assert answer.returncode == 0 and answer.stdout.strip() == name
-    a = daemon(tmp_path, db_url, "a")
+    a = daemon(tmp_path, db_url, "a", LEASE_TTL[backend])
     b = None
     try:
         wait_for(
-            "daemon A to hold all three", lambda: lease_pids(db_url) == dict.fromkeys(NAMES, a.pid)
+            "daemon A to hold all three", lambda: lease_pids(db_url) == dict.fromkeys(names, a.pid)
         )
-        b = daemon(tmp_path, db_url, "b")
+        b = daemon(tmp_path, db_url, "b", LEASE_TTL[backend])
         # Mid-study: every study has results, none is done. B is up meanwhile (it logs).
         wait_for(
             "results in every study",
-            lambda: all(len(snapshot(db_url, n)["observations"]) >= 4 for n in NAMES),
+            lambda: all(len(snapshot(db_url, n)["observations"]) >= 4 for n in names),
+            timeout=240,
         )
         wait_for("daemon B to start", lambda: "daemon started" in _read(tmp_path / "daemon-b.log"))
         assert set(lease_pids(db_url).values()) == {a.pid}  # B kept off A's live leases
-        assert all(snapshot(db_url, n)["study"].state == "running" for n in NAMES)
+        assert all(snapshot(db_url, n)["study"].state == "running" for n in names)
         a.send_signal(signal.SIGKILL)
         a.wait(timeout=30)
         killed_at = datetime.now()
-        assert finish(b, timeout=300) == 0  # --exit-when-idle: all three studies ended
+        assert finish(b, timeout=480) == 0  # --exit-when-idle: all three studies ended
     finally:
         for proc in (a, b):
             if proc is not None and proc.poll() is None:
@@ -109,14 +126,14 @@ def test_two_daemons_share_studies_and_survive_a_sigkill(tmp_path: Path, db_url:
 
     # B took each study exactly once, after A died; A never lost a lease while alive.
     taken_by_b = takeovers(tmp_path / "daemon-b.log")
-    assert sorted(name for _, name, _ in taken_by_b) == sorted(NAMES)
+    assert sorted(name for _, name, _ in taken_by_b) == sorted(names)
     assert all(when >= killed_at.replace(microsecond=0) for when, _, _ in taken_by_b)
-    assert sorted(name for _, name, _ in takeovers(tmp_path / "daemon-a.log")) == sorted(NAMES)
+    assert sorted(name for _, name, _ in takeovers(tmp_path / "daemon-a.log")) == sorted(names)
     assert "lost the lease" not in _read(tmp_path / "daemon-a.log")
     assert lease_pids(db_url) == {}  # B released each lease when its study finished
 
     engine = make_engine(db_url)
-    for name in NAMES:
+    for name in names:
         rows = snapshot(db_url, name)
         assert rows["study"].state == "finished"
         assert len(rows["trials"]) == 8
@@ -137,7 +154,13 @@ def test_two_daemons_share_studies_and_survive_a_sigkill(tmp_path: Path, db_url:
             written = sorted(set(metric_epochs(jobs)))
             observed = sorted(r for (n, r) in stored if n == trial.number)
             assert observed == written == [1, 2, 3, 4]  # nothing lost
+        assert {job.state for job in rows["jobs"]} == {"completed"}
     engine.dispose()
+    if backend == "slurm":  # no orphan: nothing of the three studies is left in the queue
+        queue = subprocess.run(
+            ["squeue", "-h", "-o", "%j"], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert not [line for line in queue.stdout.splitlines() if tag in line]
 
 
 def _read(path: Path) -> str:
