@@ -1,7 +1,9 @@
-"""pause / resume / stop / cancel / extend / submit against real local-backend jobs.
+"""pause / resume / stop / cancel / extend / submit against real jobs.
 
 A ``slurmhpo run`` controller drives the toy study in a subprocess; the commands are given
 through the CLI (another process), as an operator would, and the outcome is read from the DB.
+pause/resume, stop and extend run twice: on local processes and on the real local Slurm
+cluster (``cancel`` on Slurm is tests/ops/test_slurm_cancel.py, which also asks sacct).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
 from controller_helpers import study_toml
 from ops_helpers import CLI, active_jobs, cli, finish, snapshot, start, wait_for
 
@@ -19,12 +23,22 @@ from slurmhpo.store.db import make_engine, write_session
 from slurmhpo.store.queries import get_study
 
 
-def fifo_study(tmp_path: Path, **budget: int) -> Path:
+@pytest.fixture(params=["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """study_toml arguments for the backend under test (Slurm: one fake GPU per job)."""
+    if request.param == "local":
+        return {"backend": "local"}
+    partition = request.getfixturevalue("slurm_partition")
+    return {"backend": "slurm", "slurm": {"partition": partition, "gpus_per_task": 1}}
+
+
+def fifo_study(tmp_path: Path, backend: dict[str, Any] | None = None, **budget: int) -> Path:
     return study_toml(
         tmp_path,
         scheduler={"type": "fifo"},
         budget={"max_concurrent": 2, **budget},
         resource_max=4,
+        **(backend or {}),
     )
 
 
@@ -47,8 +61,11 @@ def command(db_url: str, *args: str) -> str:
     return answer.stdout
 
 
-def test_pause_holds_new_jobs_and_resume_releases_them(tmp_path: Path, db_url: str) -> None:
-    proc = run_controller(tmp_path, fifo_study(tmp_path, max_trials=6), db_url, toy_sleep=0.3)
+def test_pause_holds_new_jobs_and_resume_releases_them(
+    tmp_path: Path, db_url: str, backend: dict[str, Any]
+) -> None:
+    path = fifo_study(tmp_path, backend, max_trials=6)
+    proc = run_controller(tmp_path, path, db_url, toy_sleep=0.3)
     try:
         wait_for("a first job", lambda: snapshot(db_url, "toy").get("jobs"))
         assert "running -> paused" in command(db_url, "pause", "toy")
@@ -79,8 +96,11 @@ def test_pause_holds_new_jobs_and_resume_releases_them(tmp_path: Path, db_url: s
     assert all(c.applied_by and c.applied_at for c in rows["commands"])
 
 
-def test_stop_lets_running_jobs_finish_then_ends_the_study(tmp_path: Path, db_url: str) -> None:
-    proc = run_controller(tmp_path, fifo_study(tmp_path, max_trials=30), db_url, toy_sleep=0.3)
+def test_stop_lets_running_jobs_finish_then_ends_the_study(
+    tmp_path: Path, db_url: str, backend: dict[str, Any]
+) -> None:
+    path = fifo_study(tmp_path, backend, max_trials=30)
+    proc = run_controller(tmp_path, path, db_url, toy_sleep=0.3)
     try:
         wait_for(
             "two running jobs",
@@ -132,13 +152,10 @@ def test_cancel_kills_every_job_and_ends_the_study(tmp_path: Path, db_url: str) 
     assert "already cancelled" in refused.stderr and "slurmhpo studies" in refused.stderr
 
 
-def test_extend_runs_more_trials_than_the_original_budget(tmp_path: Path, db_url: str) -> None:
-    path = study_toml(
-        tmp_path,
-        scheduler={"type": "fifo"},
-        budget={"max_trials": 2, "max_concurrent": 1},
-        resource_max=4,
-    )
+def test_extend_runs_more_trials_than_the_original_budget(
+    tmp_path: Path, db_url: str, backend: dict[str, Any]
+) -> None:
+    path = fifo_study(tmp_path, backend, max_trials=2, max_concurrent=1)
     proc = run_controller(tmp_path, path, db_url, toy_sleep=0.3)
     try:
         wait_for("a first job", lambda: snapshot(db_url, "toy").get("jobs"))
