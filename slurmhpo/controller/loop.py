@@ -235,7 +235,7 @@ class Controller:
             self._cancel_unwanted(act=act)
             more = self._fill()
             if act:
-                self._submit_pending()
+                self._submit_pending(hold=self.study.state == "paused")
         except SlurmhpoError:
             self._needs_rebuild = True
             raise
@@ -504,8 +504,12 @@ class Controller:
             metric_path=str(segment_metric_file(paths, segment)),
         )
 
-    def _submit_pending(self) -> None:
-        """Submit every pending job in one batch; re-adopt those submitted before a crash."""
+    def _submit_pending(self, *, hold: bool = False) -> None:
+        """Submit every pending job in one batch; re-adopt those submitted before a crash.
+
+        ``hold`` (the study is paused): only re-adopt; new segments, retries of failed ones
+        included, wait as pending rows until the study is resumed.
+        """
         with read_session(self.engine) as session:
             pending = [j for j in runtime.active_jobs(session, self.study) if j.external_id is None]
             if not pending:
@@ -514,7 +518,7 @@ class Controller:
             segments = {job.id: runtime.segment_index(session, job) for job in pending}
         keys = {job.id: runtime.job_key(self.study, job) for job in pending}
         adopted = self._adopt(pending, keys)
-        fresh = [job for job in pending if job.id not in adopted]
+        fresh = [] if hold else [job for job in pending if job.id not in adopted]
         requests = [
             self._request(job, trials[job.trial_id], keys[job.id], segments) for job in fresh
         ]

@@ -230,3 +230,41 @@ def test_wait_gives_up_when_the_study_ends_before_applying(tmp_path: Path, db_ur
             waiter.kill()
     assert waiter.returncode == 1
     assert "became finished before the command applied" in out
+
+
+def test_a_retry_waits_while_the_study_is_paused(tmp_path: Path, db_url: str) -> None:
+    """A segment that fails while paused is retried only after resume: pause means no new
+    segment starts, retries included."""
+    path = study_toml(
+        tmp_path,
+        scheduler={"type": "fifo"},
+        budget={"max_trials": 1, "max_concurrent": 1},
+        resource_max=4,
+        extra_space={"fail_once_at": {"type": "categorical", "choices": [3]}},
+    )
+    proc = run_controller(tmp_path, path, db_url, toy_sleep=0.5)
+    try:
+        wait_for("a running job", lambda: active_jobs(snapshot(db_url, "toy")))
+        assert "running -> paused" in command(db_url, "pause", "toy")
+        retry = wait_for(
+            "the retry row of the failed segment",
+            lambda: [j for j in snapshot(db_url, "toy")["jobs"] if j.attempt == 1],
+        )[0]
+        beat = snapshot(db_url, "toy")["lease"].heartbeat_at
+        wait_for(
+            "several controller cycles",
+            lambda: snapshot(db_url, "toy")["lease"].heartbeat_at > beat,
+        )
+        held = snapshot(db_url, "toy")
+        (still,) = [job for job in held["jobs"] if job.id == retry.id]
+        assert still.state == "pending" and still.external_id is None
+        assert [job.state for job in held["jobs"] if job.attempt == 0] == ["failed"]
+        assert "paused -> running" in command(db_url, "resume", "toy")
+        assert finish(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rows = snapshot(db_url, "toy")
+    assert rows["study"].state == "finished"
+    assert [trial.state for trial in rows["trials"]] == ["completed"]
+    assert [(job.attempt, job.state) for job in rows["jobs"]] == [(0, "failed"), (1, "completed")]
