@@ -2,9 +2,9 @@
 
 Why: a benchmark must measure the code users run (the controller loop, the store, the
 schedulers), not a re-implementation of it. So the simulator replaces only the two things that
-touch the outside world: the backend (jobs are evaluated from a
-:class:`~slurmhpo.bench.base.CurveTask` instead of running) and the clock (time advances to the
-next event instead of passing).
+touch the outside world: the backend (jobs are evaluated from a :class:`CurveSource`, such as
+:class:`~slurmhpo.bench.base.CurveTask`, instead of running) and the clock (time advances to
+the next event instead of passing).
 
 Semantics (benchmarks/PROTOCOL.md):
 
@@ -36,19 +36,33 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from slurmhpo.backends.base import JobState, JobStatus, SegmentRequest
-from slurmhpo.bench.base import CurveTask
 from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.trial import ENV_CONFIG, ENV_METRIC_FILE, ENV_RESOURCE_NAME, ENV_START, ENV_TARGET
 
 DEFAULT_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
 MAX_STILL_CYCLES = 10_000  # sleeps in a row without time moving: the simulation is stuck
+
+
+class CurveSource(Protocol):
+    """What the backend replays: a learning-curve task (:class:`slurmhpo.bench.base.CurveTask`
+    is one). Declared here so the backends layer needs nothing from the benchmark package."""
+
+    metric: str
+    r_max: int
+
+    def evaluate(self, config: Mapping[str, Any], epochs: Iterable[int] | None = None) -> Any:
+        """An object whose ``metric`` and ``time`` (cumulative simulated seconds) hold one
+        value per epoch asked for, in order."""
+        ...
+
+    def cumulative_time(self, config: Mapping[str, Any], epoch: int) -> float: ...
 
 
 class SimulationStalled(SlurmhpoError):
@@ -151,7 +165,7 @@ class SimulatedBackend:
 
     def __init__(
         self,
-        task: CurveTask,
+        task: CurveSource,
         clock: SimClock,
         workers: int,
         wake_resources: frozenset[int] | None = None,

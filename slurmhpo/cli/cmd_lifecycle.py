@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.cli.common import add_db_option, open_store
 from slurmhpo.controller.commands import BUDGET_KEYS, ENDED_STUDY_STATES, raised_budget
@@ -29,6 +27,9 @@ from slurmhpo.store.leases import current_lease
 from slurmhpo.store.migrate import check_schema, schema_status, upgrade
 from slurmhpo.store.queries import get_study
 from slurmhpo.study import load_study
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 HELP = {
     "pause": "start no new trials or segments; running jobs go on",

@@ -14,9 +14,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.cli.common import add_db_option, text_config, text_value
 from slurmhpo.controller.loop import Controller, ControllerOptions
@@ -30,6 +28,9 @@ from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.migrate import check_schema, schema_status, upgrade
 from slurmhpo.store.queries import best_trial, get_study
 from slurmhpo.study import StudySpec, load_study
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("slurmhpo")
 

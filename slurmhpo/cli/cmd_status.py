@@ -50,10 +50,7 @@ import json
 import sys
 import time
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.cli.common import (
     add_db_option,
@@ -78,6 +75,10 @@ from slurmhpo.store.leases import current_lease
 from slurmhpo.store.models import TRIAL_STATES, Study
 from slurmhpo.store.queries import best_trial, get_study, list_studies
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 SCHEMA_VERSION = 1
 RUNG_SCHEDULERS = ("asha", "hyperband", "bohb", "sync_sh", "sync_hyperband")

@@ -16,9 +16,7 @@ of ``resource``, ``value``, ``metrics``, ``reported_at``, ``ingested_at``).
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.cli.common import (
     add_db_option,
@@ -35,6 +33,9 @@ from slurmhpo.errors import ConfigError
 from slurmhpo.store import queries as q
 from slurmhpo.store.db import read_session
 from slurmhpo.store.models import TRIAL_STATES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def register(subparsers: Any) -> None:

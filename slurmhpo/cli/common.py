@@ -13,12 +13,13 @@ import json
 import math
 import sys
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.store.db import make_engine
 from slurmhpo.store.migrate import check_schema
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DB_HELP = (
     "database URL (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB); "

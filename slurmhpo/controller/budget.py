@@ -7,13 +7,15 @@ wall-clock are hard limits: once spent, the controller cancels what runs and end
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from slurmhpo.controller.clock import Clock
 from slurmhpo.store import runtime
 from slurmhpo.store.models import Study
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def gpu_hours(

@@ -27,9 +27,7 @@ only).
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slurmhpo.backends.base import Backend
 from slurmhpo.controller.budget import BudgetTracker
@@ -40,6 +38,9 @@ from slurmhpo.store.commands import load_study_for_update, mark_applied, pending
 from slurmhpo.store.db import read_session, write_session
 from slurmhpo.store.models import Command, Study
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("slurmhpo.controller")
 

@@ -36,8 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from slurmhpo.backends.base import Backend
 from slurmhpo.backends.slurm_queries import SlurmQueries
@@ -48,6 +47,9 @@ from slurmhpo.store.commands import active_study_names
 from slurmhpo.store.db import read_session
 from slurmhpo.store.queries import get_study
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("slurmhpo.daemon")
 

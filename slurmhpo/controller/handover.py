@@ -38,8 +38,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from slurmhpo.controller.commands import ENDED_STUDY_STATES
 from slurmhpo.controller.loop import Controller, ControllerOptions, LeaseHeld
@@ -50,6 +49,9 @@ from slurmhpo.store import leases
 from slurmhpo.store.db import make_engine, read_session, write_session
 from slurmhpo.store.queries import get_study
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("slurmhpo.controller")
 

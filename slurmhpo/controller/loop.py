@@ -30,9 +30,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from slurmhpo.backends.base import Backend, JobState, JobStatus, SegmentRequest
 from slurmhpo.controller.budget import BudgetTracker
@@ -58,6 +56,10 @@ from slurmhpo.store.queries import (
     record_observations,
 )
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("slurmhpo.controller")
 

@@ -12,9 +12,9 @@ Why ``--no-requeue``: a requeued controller job would start again under the same
 could submit a second successor; a node failure instead ends the job, and the successor that
 waits on it (``--dependency=afterany``) takes over.
 
-Like the Slurm backend, this module imports submitit (lazily, in :func:`submit`): it is the
-one other place that talks to sbatch. Slurm commands here are bounded by a timeout; a failing
-squeue is an unknown answer (None), never a verdict.
+The submission itself goes through :mod:`slurmhpo.backends.slurm_callable` (submitit stays in
+the backends layer). Slurm commands here are bounded by a timeout; a failing squeue is an
+unknown answer (None), never a verdict.
 
 The database URL travels to the job inside submitit's pickle (under the study's runs_dir):
 prefer a password file (``~/.pgpass``) to a password in ``--db``.
@@ -124,32 +124,25 @@ def submit(job: ControllerJob, *, after: str | None = None) -> str:
 
     Returns the Slurm job id; a refused sbatch raises SlurmhpoError naming what to check.
     """
-    import submitit  # only here and in the Slurm backend: the rest never needs it
+    from slurmhpo.backends.slurm_callable import submit_callable  # submitit: only when used
 
-    executor = submitit.SlurmExecutor(folder=log_folder(job), max_num_timeout=0)
-    params: dict[str, object] = {
-        "job_name": job.name,
-        "time": job.time_min,
-        "cpus_per_task": 1,
-        "mem": CONTROLLER_MEM,
-        "use_srun": False,  # no job step: Slurm's signals reach the batch shell's python
-        "additional_parameters": {"no-requeue": True},
-    }
-    if job.partition:
-        params["partition"] = job.partition
-    if job.account:
-        params["account"] = job.account
-    if after is not None:
-        params["dependency"] = f"afterany:{after}"
-    executor.update_parameters(**params)
     try:
-        submitted = executor.submit(run_controller_job, job)
-    except Exception as error:  # submitit raises bare Exceptions for sbatch failures
+        return submit_callable(
+            run_controller_job,
+            job,
+            folder=log_folder(job),
+            job_name=job.name,
+            time_min=job.time_min,
+            mem=CONTROLLER_MEM,
+            partition=job.partition,
+            account=job.account,
+            after=after,
+        )
+    except SlurmhpoError as error:
         raise SlurmhpoError(
-            f"sbatch refused the controller job of study {job.study!r}: {error} (check the "
-            "partition and account: --partition/--account, or the study's [slurm] table)"
+            f"the controller job of study {job.study!r}: {error} (check the partition and "
+            "account: --partition/--account, or the study's [slurm] table)"
         ) from error
-    return str(submitted.job_id)
 
 
 def run_controller_job(job: ControllerJob) -> str:

@@ -11,9 +11,9 @@ import dataclasses
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
-from sqlalchemy import Engine
 
 from slurmhpo.backends.base import Backend
 from slurmhpo.backends.slurm_queries import SlurmQueries
@@ -21,6 +21,9 @@ from slurmhpo.errors import ConfigError, NotFoundError
 from slurmhpo.store.db import write_session
 from slurmhpo.store.queries import create_study, get_study
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("slurmhpo.controller")
 

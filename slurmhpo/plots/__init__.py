@@ -10,12 +10,13 @@ is imported only when drawing (:mod:`.figure`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.plots.data import StudyData, load_study_data
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 KINDS = ("anytime", "curves", "rungs")
 

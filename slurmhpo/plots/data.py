@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from slurmhpo.store.db import read_session
 from slurmhpo.store.queries import get_study, list_decisions, study_observations
 from slurmhpo.study import StudySpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
