@@ -19,6 +19,8 @@ def toml_value(value: Any) -> str:
     """TOML for the simple values study files hold (JSON's syntax coincides for these)."""
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return json.dumps(value)
 
 
@@ -26,6 +28,7 @@ def study_toml(
     tmp_path: Path,
     *,
     name: str = "toy",
+    seed: int = 3,
     scheduler: dict[str, Any] | None = None,
     budget: dict[str, Any] | None = None,
     resource_max: int = 9,
@@ -33,12 +36,20 @@ def study_toml(
     extra_space: dict[str, Any] | None = None,
     slurm: dict[str, Any] | None = None,
     max_retries: int = 2,
+    script: Path = TOY,
+    env: dict[str, str] | None = None,
+    initial_configs: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """A study over the toy trial, with every per-trial file under ``tmp_path``."""
+    """A study over ``script`` (the toy trial unless told), files under ``tmp_path``.
+
+    The one writer of study files for every test suite (tests/slurm, tests/handover, ...
+    wrap it with their own defaults), so a change to the study format is made once.
+    ``slurm`` is the [slurm] table as written (the table is empty when None).
+    """
     space = {"x": {"type": "float", "low": 0.0, "high": 1.0}, **(extra_space or {})}
     lines = [
         f'name = "{name}"',
-        "seed = 3",
+        f"seed = {seed}",
         f'backend = "{backend}"',
         f"runs_dir = {toml_value(str(tmp_path / 'runs'))}",
         'objective = { metric = "loss", mode = "min" }',
@@ -46,11 +57,13 @@ def study_toml(
         "scheduler = "
         + toml_value(scheduler or {"type": "asha", "variant": "promotion", "eta": 3}),
         'searcher = { type = "random" }',
+        *([f"initial_configs = {toml_value(initial_configs)}"] if initial_configs else []),
         "budget = " + toml_value(budget or {"max_trials": 12, "max_concurrent": 3}),
         "[trial]",
-        f"command = {toml_value([sys.executable, str(TOY)])}",
+        f"command = {toml_value([sys.executable, str(script)])}",
         f"workdir = {toml_value(str(tmp_path))}",
         f"max_retries = {max_retries}",
+        *([f"env = {toml_value(env)}"] if env else []),
         "[slurm]",
         *(f"{key} = {toml_value(value)}" for key, value in (slurm or {}).items()),
         "[space]",

@@ -15,45 +15,32 @@ from __future__ import annotations
 import logging
 import math
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from controller_helpers import engine_for, load_rows, toml_value
+from controller_helpers import engine_for, load_rows, study_toml
 
 from slurmhpo.cli.main import main
 
 SCRIPT = Path(__file__).with_name("malformed_trial.py")
 
 
-def study_file(tmp_path: Path) -> Path:
-    lines = [
-        'name = "malformed"',
-        'backend = "local"',
-        f"runs_dir = {toml_value(str(tmp_path / 'runs'))}",
-        'objective = { metric = "loss", mode = "min" }',
-        'resource = { name = "epoch", min = 1, max = 8 }',
-        'scheduler = { type = "fifo" }',
-        'searcher = { type = "random" }',
-        "budget = { max_trials = 1, max_concurrent = 1 }",
-        "[trial]",
-        f"command = {toml_value([sys.executable, str(SCRIPT)])}",
-        f"workdir = {toml_value(str(tmp_path))}",
-        "max_retries = 0",
-        "[space]",
-        'x = { type = "float", low = 0.0, high = 1.0 }',
-    ]
-    path = tmp_path / "malformed.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_malformed_metric_lines_are_logged_once_and_skipped(
     tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="slurmhpo")
-    path = study_file(tmp_path)
+    # One FIFO trial of malformed_trial.py, never retried; seed 0 is the spec's default.
+    path = study_toml(
+        tmp_path,
+        name="malformed",
+        seed=0,
+        scheduler={"type": "fifo"},
+        budget={"max_trials": 1, "max_concurrent": 1},
+        resource_max=8,
+        max_retries=0,
+        script=SCRIPT,
+    )
     assert main(["run", str(path), "--db", db_url, "--poll-interval", "0.1", "-q"]) == 0
 
     rows = load_rows(engine_for(db_url), "malformed")

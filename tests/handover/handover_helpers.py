@@ -1,4 +1,6 @@
-"""Helpers of the hand-over tests: a Slurm study file for the toy trial, CLI and Slurm calls.
+"""Helpers of the hand-over tests: a Slurm study file for the toy trial (written by
+tests/controller/controller_helpers.py, on sys.path through tests/handover/conftest.py), CLI
+and Slurm calls.
 
 Every call to Slurm or the CLI is bounded by a timeout, so a stuck cluster fails a test
 instead of hanging CI.
@@ -6,24 +8,17 @@ instead of hanging CI.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from controller_helpers import study_toml
+
 from slurmhpo.controller.sbatch_controller import ControllerJob, QueuedJob
 
-TOY = Path(__file__).resolve().parents[1] / "controller" / "toy_trial.py"
 CLI = [sys.executable, "-m", "slurmhpo.cli.main"]
 TIMEOUT_S = 120
-
-
-def toml_value(value: Any) -> str:
-    """TOML for the simple values study files hold (JSON's syntax coincides for these)."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    return json.dumps(value)
 
 
 def slurm_toy_study(
@@ -37,32 +32,22 @@ def slurm_toy_study(
 ) -> Path:
     """ASHA (promotion) over the toy trial on the Slurm backend; CPU-only trial jobs (the
     fake GPUs are shared with other suites), ``toy_sleep`` seconds per epoch."""
-    lines = [
-        f'name = "{name}"',
-        "seed = 5",
-        'backend = "slurm"',
-        f"runs_dir = {toml_value(str(tmp_path / 'runs'))}",
-        'objective = { metric = "loss", mode = "min" }',
-        f'resource = {{ name = "epoch", min = 1, max = {resource_max} }}',
-        'scheduler = { type = "asha", variant = "promotion", eta = 3 }',
-        'searcher = { type = "random" }',
-        "budget = " + toml_value(budget),
-        "[trial]",
-        f"command = {toml_value([sys.executable, str(TOY)])}",
-        f"workdir = {toml_value(str(tmp_path))}",
-        f"env = {{ TOY_SLEEP = {toml_value(str(toy_sleep))} }}",
-        "[slurm]",
-        f"partition = {toml_value(partition)}",
-        "gpus_per_task = 0",
-        "cpus_per_task = 1",
-        "mem_gb = 0.25",
-        "time_min = 10",
-        "[space]",
-        'x = { type = "float", low = 0.0, high = 1.0 }',
-    ]
-    path = tmp_path / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return study_toml(
+        tmp_path,
+        name=name,
+        seed=5,
+        backend="slurm",
+        budget=budget,
+        resource_max=resource_max,
+        env={"TOY_SLEEP": str(toy_sleep)},
+        slurm={
+            "partition": partition,
+            "gpus_per_task": 0,
+            "cpus_per_task": 1,
+            "mem_gb": 0.25,
+            "time_min": 10,
+        },
+    )
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as a script, no conftest puts tests/controller (the study file writer) on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "controller"))
 from slurm_study_helpers import load_study_rows, slurm_study_toml
 
 from slurmhpo.backends.base import Resources, SegmentRequest

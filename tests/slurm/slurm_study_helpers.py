@@ -1,9 +1,10 @@
 """Helpers for the controller tests on the real Slurm cluster: study files, DB rows, sacct.
 
 The study files run tests/controller/toy_trial.py (a deterministic learning curve with
-checkpoints and failure knobs) as Slurm jobs. Every query to Slurm here is bounded (a timeout
-on each command, a deadline on each wait), so a stuck cluster fails a test instead of
-hanging CI.
+checkpoints and failure knobs) as Slurm jobs; tests/controller/controller_helpers.py writes
+them (tests/slurm/conftest.py puts its folder on sys.path). Every query to Slurm here is
+bounded (a timeout on each command, a deadline on each wait), so a stuck cluster fails a
+test instead of hanging CI.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller_helpers import TOY, study_toml
 from sqlalchemy import Engine, select
 
 from slurmhpo.errors import StoreError
@@ -28,19 +30,8 @@ from slurmhpo.store.models import Decision, Job, Observation, Study, Trial
 from slurmhpo.store.runtime import job_key
 from slurmhpo.study import StudySpec
 
-TESTS = Path(__file__).resolve().parents[1]
-TOY = TESTS / "controller" / "toy_trial.py"
-REPO = TESTS.parent
+REPO = Path(__file__).resolve().parents[2]
 SLURM_COMMAND_TIMEOUT_S = 60.0
-
-
-def toml_value(value: Any) -> str:
-    """TOML for the simple values study files hold (JSON's syntax coincides for these)."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(value)
 
 
 def slurm_study_toml(
@@ -58,39 +49,27 @@ def slurm_study_toml(
     script: Path = TOY,
     initial_configs: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """A study over ``script`` on the Slurm backend, one fake GPU per job, files in tmp_path.
+    """A study over ``script`` on the Slurm backend, one fake GPU per job, files in tmp_path
+    (controller_helpers.study_toml with this suite's defaults: 4 trials at a time).
 
     ``name`` must be unique per test: it is part of every job name, which is how the tests
     find this study's jobs in squeue and sacct.
     """
-    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}, **(extra_space or {})}
     slurm = {"partition": partition, "gpus_per_task": 1, "cpus_per_task": 1, "mem_gb": 0.25}
-    lines = [
-        f'name = "{name}"',
-        "seed = 3",
-        'backend = "slurm"',
-        f"runs_dir = {toml_value(str(tmp_path / 'runs'))}",
-        'objective = { metric = "loss", mode = "min" }',
-        f'resource = {{ name = "epoch", min = 1, max = {resource_max} }}',
-        "scheduler = "
-        + toml_value(scheduler or {"type": "asha", "variant": "promotion", "eta": 3}),
-        'searcher = { type = "random" }',
-        *([f"initial_configs = {toml_value(initial_configs)}"] if initial_configs else []),
-        "budget = " + toml_value(budget or {"max_trials": 12, "max_concurrent": 4}),
-        "[trial]",
-        f"command = {toml_value([sys.executable, str(script)])}",
-        f"workdir = {toml_value(str(tmp_path))}",
-        f"max_retries = {max_retries}",
-        *([f"env = {toml_value(env)}"] if env else []),
-        "[slurm]",
-        *(f"{key} = {toml_value(value)}" for key, value in slurm.items()),
-        f"time_min = {time_min}",
-        "[space]",
-        *(f"{key} = {toml_value(value)}" for key, value in space.items()),
-    ]
-    path = tmp_path / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return study_toml(
+        tmp_path,
+        name=name,
+        backend="slurm",
+        scheduler=scheduler,
+        budget=budget or {"max_trials": 12, "max_concurrent": 4},
+        resource_max=resource_max,
+        extra_space=extra_space,
+        env=env,
+        max_retries=max_retries,
+        script=script,
+        initial_configs=initial_configs,
+        slurm={**slurm, "time_min": time_min},
+    )
 
 
 @dataclass
