@@ -24,6 +24,11 @@ Environment (all set by the controller for every job; all required except SLURMH
 ``SLURMHPO_FSYNC``            optional, ``1`` (default) or ``0``: fsync after each report and
                               checkpoint. Turning it off trades crash safety for speed
 
+A job that Slurm requeues (preemption, node failure) runs again with the same variables, and
+``SLURM_RESTART_COUNT`` > 0. Then :attr:`TrialContext.start` is moved up to the newest checkpoint
+this job already reported (see :func:`resume_point`), so the rerun continues where the first
+run got to instead of training its whole segment again; every resource is still reported.
+
 Metric file format (JSON Lines)
 -------------------------------
 UTF-8 text; every report is ONE JSON object on ONE line ending with ``\\n``, for example::
@@ -79,7 +84,7 @@ import re
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +101,7 @@ ENV_TARGET = "SLURMHPO_TARGET_RESOURCE"
 ENV_CHECKPOINT_DIR = "SLURMHPO_CHECKPOINT_DIR"
 ENV_METRIC_FILE = "SLURMHPO_METRIC_FILE"
 ENV_FSYNC = "SLURMHPO_FSYNC"
+ENV_SLURM_RESTART = "SLURM_RESTART_COUNT"  # set by Slurm; > 0 in a requeued job's rerun
 
 REQUIRED_ENV = (
     ENV_STUDY,
@@ -170,7 +176,7 @@ class TrialContext:
             )
         config_file = Path(env[ENV_CONFIG])
         try:
-            return cls(
+            context = cls(
                 study=env[ENV_STUDY],
                 trial=_env_int(env, ENV_TRIAL),
                 config=_read_config(config_file),
@@ -188,6 +194,11 @@ class TrialContext:
                 f"({ENV_START}={env[ENV_START]!r}, {ENV_TARGET}={env[ENV_TARGET]!r}, "
                 f"{ENV_RESOURCE_NAME}={env[ENV_RESOURCE_NAME]!r})"
             ) from exc
+        if env.get(ENV_SLURM_RESTART, "0").strip() not in ("", "0"):
+            start = resume_point(context)
+            if start > context.start:
+                context = replace(context, start=start)
+        return context
 
     @classmethod
     def for_paths(
@@ -295,6 +306,43 @@ class TrialContext:
                 stacklevel=2,
             )
         return found
+
+
+def resume_point(context: TrialContext) -> int:
+    """Where a rerun of the same job (a Slurm requeue) can continue: the newest checkpoint
+    above ``start`` at a resource this job's metric file already reports, below ``target``.
+
+    Reported, because a checkpoint is taken just before its report: a run killed in between
+    leaves a checkpoint whose report is missing, and resuming from it would skip that report.
+    Below ``target``, so the rerun always has a resource left to train and report. Without
+    such a checkpoint, ``start``.
+    """
+    limit = min(highest_reported(context.metric_file, context.resource_name), context.target - 1)
+    for resource, _path in list_checkpoints(context.checkpoint_dir):  # highest first
+        if context.start < resource <= limit:
+            return resource
+    return context.start
+
+
+def highest_reported(metric_file: Path, resource_name: str) -> int:
+    """The highest resource in the complete lines of ``metric_file`` (0 if none or no file).
+
+    Lines that do not parse, or lack an int resource, are skipped: the controller judges them.
+    """
+    try:
+        data = Path(metric_file).read_bytes()
+    except FileNotFoundError:
+        return 0
+    highest = 0
+    for line in data.split(b"\n")[:-1]:  # the part after the last newline is incomplete
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        value = record.get(resource_name) if isinstance(record, dict) else None
+        if _is_int(value):
+            highest = max(highest, value)
+    return highest
 
 
 def make_record(

@@ -250,6 +250,46 @@ def test_resume_loads_the_newest_checkpoint_not_beyond_start(ctx: TrialContext) 
     assert resumed(ctx, 7).load_checkpoint() == ({"epoch": 3}, 3)
 
 
+def run_epochs(context: TrialContext, first: int, last: int, *, report_last: bool = True) -> None:
+    """Train epochs first..last the contract's way: checkpoint, then report."""
+    for epoch in range(first, last + 1):
+        context.save_checkpoint({"epoch": epoch}, epoch)
+        if epoch < last or report_last:
+            context.report(epoch, loss=1.0 / epoch)
+
+
+def test_a_requeued_rerun_continues_from_its_newest_reported_checkpoint(
+    ctx: TrialContext,
+) -> None:
+    segment = resumed(ctx, 2)  # a segment 2 -> 9
+    run_epochs(segment, 3, 5)  # then Slurm requeues the job
+    env = {**segment.to_environ(), "SLURM_RESTART_COUNT": "1"}
+    rerun = TrialContext.from_environ(env)
+    assert rerun.start == 5 and rerun.target == 9
+    assert rerun.load_checkpoint() == ({"epoch": 5}, 5)
+    assert TrialContext.from_environ(segment.to_environ()).start == 2  # a first run: unchanged
+    assert TrialContext.from_environ({**env, "SLURM_RESTART_COUNT": "0"}).start == 2
+
+
+def test_a_rerun_never_skips_a_report_nor_passes_the_target(ctx: TrialContext) -> None:
+    segment = resumed(ctx, 2)
+    run_epochs(segment, 3, 6, report_last=False)  # killed between checkpoint 6 and its report
+    with segment.metric_file.open("a") as out:
+        out.write('{"epoch": 6, "loss": 0.1')  # and mid-write: an incomplete last line
+    env = {**segment.to_environ(), "SLURM_RESTART_COUNT": "2"}
+    assert TrialContext.from_environ(env).start == 5  # 6 was never reported: redo it
+    run_epochs(segment, 6, 9)  # the target reached and reported
+    assert TrialContext.from_environ(env).start == 8  # something is always left to run
+
+
+def test_a_rerun_without_a_usable_checkpoint_keeps_its_start(ctx: TrialContext) -> None:
+    segment = resumed(ctx, 2)
+    env = {**segment.to_environ(), "SLURM_RESTART_COUNT": "1"}
+    assert TrialContext.from_environ(env).start == 2  # no metric file, no checkpoint
+    segment.report(3, loss=0.5)  # a report without a checkpoint above start
+    assert TrialContext.from_environ(env).start == 2
+
+
 def test_saving_keeps_latest_and_previous_only(ctx: TrialContext) -> None:
     for epoch in range(1, 6):
         ctx.save_checkpoint({"epoch": epoch}, epoch)

@@ -10,9 +10,8 @@ loss(epoch) = (x - 0.3)^2 + 1 / epoch, one report per epoch, checkpoint BEFORE e
 * ``timeout_once``: the first run reports epoch 1, then sleeps far past any time limit, so
   Slurm ends it with TIMEOUT; the retry resumes from epoch 1 and trains normally.
 * ``requeue``: trains slowly (``sleep`` seconds per epoch) so the test can ``scontrol
-  requeue`` it mid-run. Like a naive script it resumes only from the checkpoint at
-  ``start`` (none for a new trial), so a requeued run starts over and reports epoch 1 again:
-  the controller must not store it twice.
+  requeue`` it mid-run. The rerun (SLURM_RESTART_COUNT=1) gets its ``start`` moved up by
+  ``slurmhpo.trial`` to the newest checkpoint the first run reported, and continues there.
 
 Every start appends a line to ``runs.log`` next to the checkpoints (SLURM_RESTART_COUNT
 included), so a test can tell how often Slurm ran the script.
