@@ -26,7 +26,7 @@ from slurmhpo.bench.base import CurveTask
 from slurmhpo.controller.loop import Controller, ControllerOptions
 from slurmhpo.controller.studies import register_study
 from slurmhpo.errors import ConfigError
-from slurmhpo.scheduling.rungs import rung_levels
+from slurmhpo.scheduling.factory import scheduler_rung_levels
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.models import Base
 from slurmhpo.store.queries import get_study, study_observations
@@ -56,12 +56,11 @@ class Method:
         """The epochs the simulated clock must stop at (see SimulatedBackend); None: all.
 
         Rung schedulers act only at their rung levels (all Hyperband brackets use levels of
-        the same ladder r_min * eta^k, r_max), FIFO only at a job's target; a scheduler that
-        may act at any epoch (median stopping) needs every epoch.
+        one ladder, see ``scheduler.rung_levels``), FIFO only at a job's target; a scheduler
+        that may act at any epoch (median stopping) needs every epoch.
         """
         if self.wake == "rungs":
-            eta = int(self.scheduler.get("eta", 3))
-            return frozenset(rung_levels(r_min, r_max, eta))
+            return frozenset(scheduler_rung_levels(self.scheduler, r_min, r_max))
         if self.wake == "targets":
             return frozenset()
         return None

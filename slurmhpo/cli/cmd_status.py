@@ -66,7 +66,7 @@ from slurmhpo.cli.common import (
 from slurmhpo.cli.table import format_table
 from slurmhpo.controller.budget import gpu_hours
 from slurmhpo.errors import ConfigError
-from slurmhpo.scheduling.rungs import rung_levels
+from slurmhpo.scheduling import levels as level_rules
 from slurmhpo.store import runtime
 from slurmhpo.store import status as st
 from slurmhpo.store.commands import ACTIVE_STUDY_STATES, recent_commands
@@ -81,8 +81,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 SCHEMA_VERSION = 1
-RUNG_SCHEDULERS = ("asha", "hyperband", "bohb", "sync_sh", "sync_hyperband")
-MAX_EPOCH_LEVELS = 10
 RECENT = 10
 BAR_WIDTH = 24
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -214,14 +212,7 @@ def study_detail(session: Session, study: Study) -> dict[str, Any]:
 
 def study_levels(spec: StudySpec) -> tuple[str, list[int]]:
     """("rungs", the rung levels) for rung-based schedulers, else ("epochs", a few levels)."""
-    r_min, r_max = spec.resource.min, spec.resource.max
-    if spec.scheduler.get("type", "asha") in RUNG_SCHEDULERS:
-        return "rungs", rung_levels(r_min, r_max, int(spec.scheduler.get("eta", 3)))
-    span = r_max - r_min
-    if span + 1 <= MAX_EPOCH_LEVELS:
-        return "epochs", list(range(r_min, r_max + 1))
-    steps = MAX_EPOCH_LEVELS - 1
-    return "epochs", sorted({r_min + round(span * k / steps) for k in range(steps + 1)})
+    return level_rules.study_levels(spec.scheduler, spec.resource.min, spec.resource.max)
 
 
 def _rungs(session: Session, study: Study, spec: StudySpec) -> dict[str, Any]:

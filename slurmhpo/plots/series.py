@@ -22,10 +22,8 @@ import math
 from dataclasses import dataclass
 
 from slurmhpo.plots.data import JobSpan, StudyData, TrialInfo
-from slurmhpo.scheduling.rungs import rung_levels
+from slurmhpo.scheduling import levels as level_rules
 
-RUNG_SCHEDULERS = ("asha", "hyperband", "bohb", "sync_sh", "sync_hyperband")
-MAX_EPOCH_LEVELS = 10
 CATEGORIES = ("completed", "promoted", "paused", "stopped", "failed", "running")
 
 
@@ -64,20 +62,10 @@ class RungOccupancy:
 
 
 def study_levels(data: StudyData) -> tuple[str, list[int]]:
-    """("rungs", rung levels) for rung-based schedulers, else ("epochs", <= 10 levels).
-
-    The same rule as ``slurmhpo status`` (kept in step by a test; a shared home for it
-    would be the scheduling layer).
-    """
+    """("rungs", rung levels) for rung-based schedulers, else ("epochs", <= 10 levels): the
+    same rule as ``slurmhpo status`` (:func:`slurmhpo.scheduling.levels.study_levels`)."""
     spec = data.spec
-    r_min, r_max = spec.resource.min, spec.resource.max
-    if spec.scheduler.get("type", "asha") in RUNG_SCHEDULERS:
-        return "rungs", rung_levels(r_min, r_max, int(spec.scheduler.get("eta", 3)))
-    span = r_max - r_min
-    if span + 1 <= MAX_EPOCH_LEVELS:
-        return "epochs", list(range(r_min, r_max + 1))
-    steps = MAX_EPOCH_LEVELS - 1
-    return "epochs", sorted({r_min + round(span * k / steps) for k in range(steps + 1)})
+    return level_rules.study_levels(spec.scheduler, spec.resource.min, spec.resource.max)
 
 
 def gpu_hours_until(jobs: list[JobSpan], at: float, gpus: int, now: float) -> float:

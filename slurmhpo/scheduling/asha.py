@@ -27,18 +27,19 @@ import numpy as np
 
 from slurmhpo.scheduling.base import Scheduler, Searcher, TrialRecord
 from slurmhpo.scheduling.brackets import bracket_probabilities
-from slurmhpo.scheduling.rungs import Rung, RungRow, rung_levels
+from slurmhpo.scheduling.rungs import Rung, RungPlacement, RungRow, rung_levels
 from slurmhpo.scheduling.types import Action, Mode, SchedulingError, Suggestion
 
 Variant = Literal["stopping", "promotion"]
 
 
 class AsyncHyperband(Scheduler):
-    """ASHA brackets 0..num_brackets-1 over ``rung_levels(r_min, r_max, eta)``.
+    """ASHA brackets 0..num_brackets-1 over ``rung_levels(r_min, r_max, eta, rung_placement)``.
 
     ``num_brackets=None`` uses every bracket (one per rung level, Hyperband's s_max + 1);
     ``num_brackets=1`` is plain ASHA. ``strict_quota`` (promotion variant): see
     :class:`~slurmhpo.scheduling.rungs.Rung`; False (the default) is the ASHA paper's rule.
+    ``rung_placement``: see :func:`~slurmhpo.scheduling.rungs.rung_levels`.
     """
 
     def __init__(
@@ -53,11 +54,12 @@ class AsyncHyperband(Scheduler):
         variant: Variant = "promotion",
         num_brackets: int | None = None,
         strict_quota: bool = False,
+        rung_placement: RungPlacement = "from_min",
     ) -> None:
         super().__init__(searcher, mode, r_min, r_max, rng)
         if variant not in ("stopping", "promotion"):
             raise SchedulingError(f"variant must be 'stopping' or 'promotion', got {variant!r}")
-        self.levels = rung_levels(r_min, r_max, eta)
+        self.levels = rung_levels(r_min, r_max, eta, rung_placement)
         self.eta = eta
         self.variant: Variant = variant
         self.strict_quota = strict_quota
@@ -166,8 +168,10 @@ class ASHA(AsyncHyperband):
         *,
         variant: Variant = "promotion",
         strict_quota: bool = False,
+        rung_placement: RungPlacement = "from_min",
     ) -> None:
         super().__init__(
             searcher, mode, r_min, r_max, eta, rng,
             variant=variant, num_brackets=1, strict_quota=strict_quota,
+            rung_placement=rung_placement,
         )  # fmt: skip

@@ -1,10 +1,13 @@
 """Hyperband bracket arithmetic (Li et al. 2018), free of side effects.
 
 Numbering, used by every scheduler in this package: bracket ``b`` starts at the b-th rung level,
-``rung_levels(r_min, r_max, eta)[b]``, and climbs the remaining levels up to r_max. Bracket 0 is
-the most aggressive one (most configurations, smallest first budget), like the Hyperband paper's
-s = s_max; the paper's s is ``s_max - b``. ``s_max = len(levels) - 1``, so when r_max is not
-r_min * eta**k the top step is smaller than eta (1, 3, 9, 27, 52) rather than being dropped.
+``rung_levels(r_min, r_max, eta, placement)[b]``, and climbs the remaining levels up to r_max.
+Bracket 0 is the most aggressive one (most configurations, smallest first budget), like the
+Hyperband paper's s = s_max; the paper's s is ``s_max - b``, and ``s_max = len(levels) - 1``.
+When r_max is not r_min * eta**k the ladder decides what that means: "from_min" (1, 3, 9, 27,
+52) keeps a short top step and so one bracket more than the paper, whose bracket 0 then starts
+eta times as many trials (81 at epoch 1); "from_max" (2, 6, 17, 52) is the paper's own
+s_max = floor(log_eta(r_max / r_min)) (27 trials at epoch 2, as HpBandSter).
 """
 
 from __future__ import annotations

@@ -23,8 +23,12 @@ type                    variant / settings
 ``fifo``                no early stopping
 ======================  ===========================================================
 
-``eta`` is an integer >= 2, default 3. ``bohb`` uses the KDE searcher; its ``[searcher]`` table
-may tune it (``type = "kde"`` or no type) but may not name another searcher.
+``eta`` is an integer >= 2, default 3. Every rung scheduler (all but ``median`` and ``fifo``)
+also takes ``rung_levels``: "from_min" (r_min * eta^k capped at r_max, the ASHA paper's
+ladder) or "from_max" (r_max * eta^-k rounded, the Hyperband paper's and HpBandSter's), see
+:func:`~slurmhpo.scheduling.rungs.rung_levels`; defaults in :data:`DEFAULT_RUNG_LEVELS`.
+``bohb`` uses the KDE searcher; its ``[searcher]`` table may tune it (``type = "kde"`` or no
+type) but may not name another searcher.
 
 Randomness: one ``SeedSequence(seed)`` spawns two independent streams, the first for the
 scheduler (bracket draws), the second for the searcher, so adding a bracket draw never shifts
@@ -45,6 +49,7 @@ from slurmhpo.scheduling.asha import ASHA, AsyncHyperband, Variant
 from slurmhpo.scheduling.base import Scheduler, Searcher
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.rungs import RUNG_PLACEMENTS, RungPlacement, rung_levels
 from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
 from slurmhpo.scheduling.types import Mode
 
@@ -60,6 +65,18 @@ SCHEDULER_TYPES: tuple[str, ...] = (
     "median",
     "fifo",
 )
+# Where each rung scheduler puts its rungs unless the study says ``rung_levels``. "from_min"
+# for all: the only ladder before the setting existed, so a study started with an older
+# slurmhpo still replays its history exactly after an upgrade (another default would change
+# its decisions and the replay would refuse it); and on the lcbench benchmark "from_max" was
+# not better overall for Hyperband or BOHB (docs/benchmarks.md, "Rung levels").
+DEFAULT_RUNG_LEVELS: dict[str, RungPlacement] = {
+    "asha": "from_min",
+    "hyperband": "from_min",
+    "sync_sh": "from_min",
+    "sync_hyperband": "from_min",
+    "bohb": "from_min",
+}
 _ASYNC_VARIANTS = ("promotion", "stopping")
 _BOHB_VARIANTS = ("sync", "promotion", "stopping")
 
@@ -105,22 +122,52 @@ def _build(kind: str, reader: TableReader, c: _Common) -> Scheduler:
             c.searcher, c.mode, c.r_min, c.r_max, c.rng, grace=grace, min_trials=min_trials
         )
     eta = _eta(reader)
+    placement = _placement(reader, kind)
     args = (c.searcher, c.mode, c.r_min, c.r_max, eta, c.rng)
     if kind == "sync_sh":
-        return SyncSuccessiveHalving(*args, overlap=_overlap(reader, False))
+        return SyncSuccessiveHalving(
+            *args, overlap=_overlap(reader, False), rung_placement=placement
+        )
     if kind == "sync_hyperband":
-        return SyncHyperband(*args, overlap=_overlap(reader, False))
+        return SyncHyperband(*args, overlap=_overlap(reader, False), rung_placement=placement)
     if kind == "bohb":
         variant = reader.choice("variant", _BOHB_VARIANTS, default="sync")
         if variant == "sync":
-            return SyncHyperband(*args, overlap=_overlap(reader, True))
+            return SyncHyperband(*args, overlap=_overlap(reader, True), rung_placement=placement)
     else:
         variant = reader.choice("variant", _ASYNC_VARIANTS, default="promotion")
     strict = bool(reader.get("strict_quota", bool, default=False))
     chosen: Variant = "stopping" if variant == "stopping" else "promotion"
     if kind == "asha":
-        return ASHA(*args, variant=chosen, strict_quota=strict)
-    return AsyncHyperband(*args, variant=chosen, strict_quota=strict)
+        return ASHA(*args, variant=chosen, strict_quota=strict, rung_placement=placement)
+    return AsyncHyperband(*args, variant=chosen, strict_quota=strict, rung_placement=placement)
+
+
+def _placement(reader: TableReader, kind: str) -> RungPlacement:
+    """``scheduler.rung_levels``: one of :data:`RUNG_PLACEMENTS`, else an error with the fix."""
+    chosen = reader.get("rung_levels", str, default=DEFAULT_RUNG_LEVELS[kind])
+    for placement in RUNG_PLACEMENTS:
+        if chosen == placement:
+            return placement
+    raise ConfigError(
+        reader.field("rung_levels"),
+        f"must be one of {', '.join(RUNG_PLACEMENTS)}; got {chosen!r}",
+        'use "from_min" (rungs r_min * eta^k, as ASHA) or "from_max" '
+        "(rungs r_max * eta^-k, as Hyperband and BOHB)",
+    )
+
+
+def scheduler_rung_levels(scheduler: Mapping[str, Any], r_min: int, r_max: int) -> list[int]:
+    """The rung levels a ``[scheduler]`` table gives, [] for schedulers without rungs.
+
+    For readers that draw or wake at rungs (plots, status, the benchmark's simulated clock)
+    without building a scheduler; the table is assumed valid (it was checked at load).
+    """
+    kind = scheduler.get("type", "asha")
+    if kind not in DEFAULT_RUNG_LEVELS:
+        return []
+    placement = scheduler.get("rung_levels", DEFAULT_RUNG_LEVELS[kind])
+    return rung_levels(r_min, r_max, int(scheduler.get("eta", 3)), placement)
 
 
 def _overlap(reader: TableReader, default: bool) -> bool:

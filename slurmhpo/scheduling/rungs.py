@@ -16,18 +16,48 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Literal
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.types import Mode, SchedulingError, ranking_key
 
+RungPlacement = Literal["from_min", "from_max"]
+RUNG_PLACEMENTS: tuple[RungPlacement, ...] = ("from_min", "from_max")
 
-def rung_levels(r_min: int, r_max: int, eta: int) -> list[int]:
-    """Resource levels r_min * eta**k below r_max, then r_max itself (always a rung).
 
-    ``rung_levels(1, 52, 3) == [1, 3, 9, 27, 52]``; ``rung_levels(1, 81, 3)`` ends at 81 once.
-    Raises :class:`ConfigError` for r_min < 1, r_min > r_max or eta < 2 (an eta of 1 would never
-    halve anything and loop forever).
+def rung_levels(
+    r_min: int, r_max: int, eta: int, placement: RungPlacement = "from_min"
+) -> list[int]:
+    """The rung levels of a successive-halving ladder, lowest first; r_max is always the last.
+
+    ``placement="from_min"`` (the ASHA paper, Syne Tune): r_min * eta**k below r_max, then
+    r_max itself, so ``rung_levels(1, 52, 3) == [1, 3, 9, 27, 52]``. When r_max is not
+    r_min * eta**k the top step is smaller than eta (27 -> 52).
+
+    ``placement="from_max"`` (the Hyperband paper, HpBandSter, DEHB): r_max * eta**-k for
+    k = s_max..0, rounded to the nearest integer, with s_max the largest k such that
+    r_min * eta**k <= r_max; ``rung_levels(1, 52, 3, "from_max") == [2, 6, 17, 52]``. Every
+    step is eta (up to rounding) and the ladder has one rung fewer whenever r_max is not
+    r_min * eta**k: the first rung is then above r_min, so the cheapest judgement is made on
+    more training. Both placements agree when r_max = r_min * eta**k.
+
+    Raises :class:`ConfigError` for r_min < 1, r_min > r_max, eta < 2 (an eta of 1 would never
+    halve anything and loop forever) or an unknown placement.
     """
+    _check_ladder(r_min, r_max, eta)
+    if placement == "from_min":
+        return _levels_from_min(r_min, r_max, eta)
+    if placement == "from_max":
+        return _levels_from_max(r_min, r_max, eta)
+    raise ConfigError(
+        "scheduler.rung_levels",
+        f"must be one of {list(RUNG_PLACEMENTS)}, got {placement!r}",
+        'use "from_min" (r_min * eta^k) or "from_max" (r_max * eta^-k)',
+    )
+
+
+def _check_ladder(r_min: int, r_max: int, eta: int) -> None:
+    """Refuse a ladder that cannot be built, naming the study-file field to fix."""
     if isinstance(r_min, bool) or not isinstance(r_min, int) or r_min < 1:
         raise ConfigError("resource.min", f"must be an integer >= 1, got {r_min!r}")
     if isinstance(r_max, bool) or not isinstance(r_max, int) or r_max < r_min:
@@ -36,6 +66,10 @@ def rung_levels(r_min: int, r_max: int, eta: int) -> list[int]:
         )
     if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
         raise ConfigError("scheduler.eta", f"must be an integer >= 2, got {eta!r}", "use 3")
+
+
+def _levels_from_min(r_min: int, r_max: int, eta: int) -> list[int]:
+    """r_min * eta**k while below r_max, then r_max (a short last step is kept, not dropped)."""
     levels = []
     level = r_min
     while level < r_max:
@@ -43,6 +77,19 @@ def rung_levels(r_min: int, r_max: int, eta: int) -> list[int]:
         level *= eta
     levels.append(r_max)
     return levels
+
+
+def _levels_from_max(r_min: int, r_max: int, eta: int) -> list[int]:
+    """r_max / eta**k rounded half up, in exact integer arithmetic (no float surprises).
+
+    Rounding cannot fall below r_min (r_max / eta**s_max >= r_min, an integer) and keeps the
+    levels strictly increasing: consecutive exact values x and eta * x with x >= 1 are at
+    least 1 apart, and neither rounds past the other.
+    """
+    s_max = 0
+    while r_min * eta ** (s_max + 1) <= r_max:
+        s_max += 1
+    return [(2 * r_max + eta**k) // (2 * eta**k) for k in range(s_max, -1, -1)]
 
 
 @dataclass(frozen=True)

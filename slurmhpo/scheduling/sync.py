@@ -25,12 +25,16 @@ import numpy as np
 from slurmhpo.scheduling.base import Scheduler, Searcher, TrialRecord, TrialStatus
 from slurmhpo.scheduling.bracket_run import BracketRun
 from slurmhpo.scheduling.brackets import bracket_plan
-from slurmhpo.scheduling.rungs import RungRow, rung_levels
+from slurmhpo.scheduling.rungs import RungPlacement, RungRow, rung_levels
 from slurmhpo.scheduling.types import Action, Mode, SchedulingError, Suggestion
 
 
 class SyncHyperband(Scheduler):
-    """Synchronous Hyperband over ``brackets`` (default: all, 0..s_max), in that order."""
+    """Synchronous Hyperband over ``brackets`` (default: all, 0..s_max), in that order.
+
+    ``rung_placement``: see :func:`~slurmhpo.scheduling.rungs.rung_levels`; ``"from_max"`` is
+    the Hyperband paper's and HpBandSter's ladder.
+    """
 
     def __init__(
         self,
@@ -43,9 +47,10 @@ class SyncHyperband(Scheduler):
         *,
         brackets: tuple[int, ...] | None = None,
         overlap: bool = False,
+        rung_placement: RungPlacement = "from_min",
     ) -> None:
         super().__init__(searcher, mode, r_min, r_max, rng)
-        self.levels = rung_levels(r_min, r_max, eta)
+        self.levels = rung_levels(r_min, r_max, eta, rung_placement)
         self.eta = eta
         self.overlap = overlap
         order = tuple(range(len(self.levels))) if brackets is None else tuple(brackets)
@@ -134,7 +139,9 @@ class SyncSuccessiveHalving(SyncHyperband):
         *,
         bracket: int = 0,
         overlap: bool = False,
+        rung_placement: RungPlacement = "from_min",
     ) -> None:
         super().__init__(
-            searcher, mode, r_min, r_max, eta, rng, brackets=(bracket,), overlap=overlap
-        )
+            searcher, mode, r_min, r_max, eta, rng,
+            brackets=(bracket,), overlap=overlap, rung_placement=rung_placement,
+        )  # fmt: skip

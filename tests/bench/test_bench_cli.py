@@ -83,6 +83,35 @@ def test_waking_only_at_rungs_changes_nothing(
     assert fast.busy_seconds == pytest.approx(exact.busy_seconds)
 
 
+@pytest.mark.parametrize("method", ["hyperband-from-max", "bohb-sync-from-max", "asha-promotion"])
+def test_waking_only_at_rungs_changes_nothing_on_an_uneven_ladder(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """r_max = 20 is not 3^k: from_max rungs (2, 7, 20) and from_min rungs (1, 3, 9, 20)
+    differ, and the simulated clock must stop at the method's own ones."""
+    caplog.set_level(logging.ERROR, logger="slurmhpo.controller")
+    task = get_task(TASK, r_max=20)
+    fast = simulate(task, METHODS[method], 2, workers=4, budget=300.0)
+    exact = simulate(task, METHODS[method], 2, workers=4, budget=300.0, exact=True)
+    assert fast.reports == exact.reports
+    assert (fast.trials, fast.epochs) == (exact.trials, exact.epochs)
+
+
+def test_rung_methods_use_protocol_rungs_and_from_max_variants_the_hyperband_papers() -> None:
+    """PROTOCOL.md's rungs 1, 3, 9, 27, 52 for every default rung method; the -from-max
+    variants of Hyperband and BOHB use r_max * eta^-k (HpBandSter's 2, 6, 17, 52)."""
+    hyperband_family = [
+        "hyperband", "hyperband-stopping", "bohb-sync", "bohb-async", "bohb-async-stopping",
+    ]  # fmt: skip
+    for name in hyperband_family:
+        assert METHODS[name].wake_resources(1, 52) == {1, 3, 9, 27, 52}, name
+        assert METHODS[f"{name}-from-max"].wake_resources(1, 52) == {2, 6, 17, 52}, name
+    for name in ("asha-stopping", "asha-promotion"):
+        assert METHODS[name].wake_resources(1, 52) == {1, 3, 9, 27, 52}, name
+    assert METHODS["median"].wake_resources(1, 52) is None
+    assert METHODS["random"].wake_resources(1, 52) == frozenset()
+
+
 def test_max_trials_ends_the_study_before_the_budget() -> None:
     task = get_task(TASK)
     run = simulate(task, METHODS["asha-promotion"], 0, workers=4, budget=1e7, max_trials=6)

@@ -15,6 +15,11 @@ def test_levels_are_rungs_for_successive_halving_and_epochs_otherwise(tmp_path: 
     assert study_levels(asha) == ("rungs", [1, 3, 9, 27])
     hb = load_study(study_toml(tmp_path, scheduler={"type": "hyperband", "eta": 2}, resource_max=5))
     assert study_levels(hb) == ("rungs", [1, 2, 4, 5])
+    from_max = {"type": "hyperband", "rung_levels": "from_max"}  # Hyperband paper: not 1, 3, 9..
+    assert study_levels(load_study(study_toml(tmp_path, scheduler=from_max, resource_max=52))) == (
+        "rungs",
+        [2, 6, 17, 52],
+    )
     fifo = load_study(study_toml(tmp_path, scheduler={"type": "fifo"}, resource_max=4))
     assert study_levels(fifo) == ("epochs", [1, 2, 3, 4])
     median = load_study(study_toml(tmp_path, scheduler={"type": "median"}, resource_max=100))

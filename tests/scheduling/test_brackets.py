@@ -32,6 +32,18 @@ def test_lcbench_brackets_keep_r_max_52_as_the_top_rung() -> None:
     assert bracket_plan(levels, 3, 3).levels == (27, 52)
 
 
+def test_from_max_brackets_are_hpbandsters_for_r_max_52() -> None:
+    """HpBandSter's BOHB(min 1, max 52, eta 3): s_max = 3, budgets 1.93, 5.78, 17.33, 52
+    (2, 6, 17, 52 rounded) and n = floor(4 / (s + 1) * 3**s): 27, 12, 6, 4 configurations.
+    The from_min ladder instead has five brackets and starts 81 trials at epoch 1."""
+    levels = rung_levels(1, 52, 3, "from_max")
+    plans = [bracket_plan(levels, b, 3) for b in range(4)]
+    assert plans[0].levels == (2, 6, 17, 52) and plans[0].sizes == (27, 9, 3, 1)
+    assert plans[1].levels == (6, 17, 52) and plans[1].sizes == (12, 4, 1)
+    assert plans[2].levels == (17, 52) and plans[2].sizes == (6, 2)
+    assert plans[3].levels == (52,) and plans[3].sizes == (4,)
+
+
 def test_bracket_out_of_range() -> None:
     with pytest.raises(SchedulingError):
         bracket_plan([1, 3, 9], 3, 3)

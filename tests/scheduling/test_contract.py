@@ -25,6 +25,10 @@ from slurmhpo.scheduling.types import Action, SchedulingError, StartTrial
 
 R_MIN, R_MAX, ETA = 1, 27, 3
 LEVELS = rung_levels(R_MIN, R_MAX, ETA)
+# r_max not of the form r_min * eta^k, so that the two rung placements differ: the from_max
+# ladder is [2, 7, 20] (from_min would be [1, 3, 9, 20]).
+R_UNEVEN = 20
+FROM_MAX = rung_levels(R_MIN, R_UNEVEN, ETA, "from_max")
 
 Factory = Callable[[FakeSearcher, np.random.Generator], Scheduler]
 
@@ -54,6 +58,30 @@ FACTORIES: dict[str, tuple[Factory, list[int]]] = {
     "asha_promotion_strict": (
         lambda s, g: ASHA(s, "min", R_MIN, R_MAX, ETA, g, variant="promotion", strict_quota=True),
         LEVELS,
+    ),
+    "asha_promotion_from_max": (
+        lambda s, g: ASHA(
+            s, "min", R_MIN, R_UNEVEN, ETA, g, variant="promotion", rung_placement="from_max"
+        ),
+        FROM_MAX,
+    ),
+    "hyperband_stopping_from_max": (
+        lambda s, g: AsyncHyperband(
+            s, "min", R_MIN, R_UNEVEN, ETA, g, variant="stopping", rung_placement="from_max"
+        ),
+        FROM_MAX,
+    ),
+    "hyperband_promotion_from_max": (
+        lambda s, g: AsyncHyperband(
+            s, "min", R_MIN, R_UNEVEN, ETA, g, variant="promotion", rung_placement="from_max"
+        ),
+        FROM_MAX,
+    ),
+    "sync_hyperband_overlap_from_max": (
+        lambda s, g: SyncHyperband(
+            s, "min", R_MIN, R_UNEVEN, ETA, g, overlap=True, rung_placement="from_max"
+        ),
+        FROM_MAX,
     ),
     "median": (lambda s, g: MedianStoppingScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
     "fifo": (lambda s, g: FIFOScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
@@ -213,6 +241,36 @@ def test_factory_built_schedulers_with_real_searchers_keep_the_contract(table: d
     levels = LEVELS if table["type"] not in ("median", "fifo") else [R_MAX]
     sched = make_scheduler(spec, space, seed=3)
     out = run_study(sched, levels, max_starts=45, fail_rate=0.01, seed=4)
+    assert all(sched.trial_status(t) is not TrialStatus.RUNNING for t in sched.trial_ids())
+    again = rebuild(lambda: make_scheduler(spec, space, seed=3), out.events)
+    assert again.rung_table() == sched.rung_table()
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"type": "bohb", "rung_levels": "from_max"},
+        {"type": "bohb", "variant": "promotion", "rung_levels": "from_max"},
+        {"type": "hyperband", "variant": "stopping", "rung_levels": "from_max"},
+        {"type": "asha", "rung_levels": "from_max"},
+    ],
+    ids=lambda t: "-".join(map(str, t.values())),
+)
+def test_from_max_rungs_keep_the_contract_and_replay_exactly(table: dict) -> None:
+    """Rungs placed down from r_max: only those levels are targets, and a restart replays."""
+    from slurmhpo.scheduling.factory import make_scheduler
+    from slurmhpo.space import SearchSpace
+
+    space = SearchSpace.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    spec = {
+        "objective": {"metric": "loss", "mode": "min"},
+        "resource": {"name": "epoch", "min": R_MIN, "max": R_UNEVEN},
+        "scheduler": table,
+    }
+    sched = make_scheduler(spec, space, seed=3)
+    out = run_study(sched, FROM_MAX, max_starts=45, fail_rate=0.01, seed=4)
+    levels = {lv for rungs in sched.rung_table().values() for lv in rungs}
+    assert levels == set(FROM_MAX) == {2, 7, 20}
     assert all(sched.trial_status(t) is not TrialStatus.RUNNING for t in sched.trial_ids())
     again = rebuild(lambda: make_scheduler(spec, space, seed=3), out.events)
     assert again.rung_table() == sched.rung_table()

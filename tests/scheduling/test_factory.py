@@ -8,9 +8,15 @@ import pytest
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband
-from slurmhpo.scheduling.factory import SCHEDULER_TYPES, make_scheduler
+from slurmhpo.scheduling.factory import (
+    DEFAULT_RUNG_LEVELS,
+    SCHEDULER_TYPES,
+    make_scheduler,
+    scheduler_rung_levels,
+)
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.rungs import rung_levels
 from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
 from slurmhpo.scheduling.types import StartTrial
 from slurmhpo.space import SearchSpace
@@ -108,6 +114,10 @@ def test_initial_configs_are_passed_to_the_searcher() -> None:
         (study({"type": "sync_sh", "overlap": "yes"}), "scheduler.overlap"),
         (study({"type": "median", "overlap": True}), "scheduler.overlap"),
         (study({"type": "asha", "strict_quota": 1}), "scheduler.strict_quota"),
+        (study({"type": "bohb", "rung_levels": "down"}), "scheduler.rung_levels"),
+        (study({"type": "asha", "rung_levels": ["from_max"]}), "scheduler.rung_levels"),
+        (study({"type": "median", "rung_levels": "from_max"}), "scheduler.rung_levels"),
+        (study({"type": "fifo", "rung_levels": "from_min"}), "scheduler.rung_levels"),
         (study({"type": "bohb"}, searcher={"type": "random"}), "searcher.type"),
         ({**study({"type": "asha"}), "resource": {"min": 0, "max": 9}}, "resource.min"),
         ({**study({"type": "asha"}), "resource": {"min": 5, "max": 3}}, "resource.min"),
@@ -118,3 +128,42 @@ def test_bad_tables_name_the_field(spec: dict, field: str) -> None:
     with pytest.raises(ConfigError) as info:
         make_scheduler(spec, SPACE, seed=0)
     assert info.value.field == field
+
+
+UNEVEN = {"min": 1, "max": 52}  # r_max not r_min * eta^k: the two placements differ
+
+
+@pytest.mark.parametrize("kind", ["asha", "hyperband", "sync_sh", "sync_hyperband", "bohb"])
+@pytest.mark.parametrize(
+    ("placement", "levels"), [("from_min", [1, 3, 9, 27, 52]), ("from_max", [2, 6, 17, 52])]
+)
+def test_rung_levels_setting_places_every_rung_schedulers_rungs(
+    kind: str, placement: str, levels: list[int]
+) -> None:
+    table = {"type": kind, "rung_levels": placement}
+    spec = {**study(table), "resource": UNEVEN}
+    sched = make_scheduler(spec, SPACE, seed=0)
+    assert sched.levels == levels  # type: ignore[attr-defined]
+    first = sched.suggest(0)
+    assert isinstance(first, StartTrial) and first.target in levels
+    assert scheduler_rung_levels(table, 1, 52) == levels
+
+
+def test_rung_levels_defaults() -> None:
+    """Every rung scheduler's default placement, as DEFAULT_RUNG_LEVELS says."""
+    for kind, placement in DEFAULT_RUNG_LEVELS.items():
+        sched = make_scheduler({**study({"type": kind}), "resource": UNEVEN}, SPACE, seed=0)
+        assert sched.levels == rung_levels(1, 52, 3, placement)  # type: ignore[attr-defined]
+        assert scheduler_rung_levels({"type": kind}, 1, 52) == sched.levels  # type: ignore[attr-defined]
+    assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {"median", "fifo"}
+    assert scheduler_rung_levels({"type": "median"}, 1, 52) == []
+    assert scheduler_rung_levels({"type": "fifo"}, 1, 52) == []
+
+
+def test_a_bad_rung_levels_value_says_how_to_fix_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_scheduler(study({"type": "bohb", "rung_levels": "from_top"}), SPACE, seed=0)
+    assert info.value.field == "scheduler.rung_levels"
+    assert "from_top" in info.value.problem
+    assert info.value.fix is not None
+    assert '"from_min"' in info.value.fix and '"from_max"' in info.value.fix

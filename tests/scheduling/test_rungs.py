@@ -27,6 +27,48 @@ def test_rung_levels(r_min: int, r_max: int, eta: int, levels: list[int]) -> Non
 
 
 @pytest.mark.parametrize(
+    ("r_min", "r_max", "eta", "levels"),
+    [
+        (1, 52, 3, [2, 6, 17, 52]),  # HpBandSter's 1.93, 5.78, 17.33, 52 rounded (PEERS.md)
+        (1, 81, 3, [1, 3, 9, 27, 81]),  # r_max = r_min * eta^4: both placements agree
+        (1, 27, 3, [1, 3, 9, 27]),
+        (2, 52, 3, [6, 17, 52]),  # 2 * 27 > 52: s_max = 2, so 52/9 = 5.78 -> 6 comes first
+        (2, 100, 4, [6, 25, 100]),  # 100/16 = 6.25 -> 6, 100/4 = 25
+        (5, 5, 3, [5]),
+        (1, 10, 2, [1, 3, 5, 10]),  # 10/8 = 1.25, 10/4 = 2.5 (halves round up), 10/2
+        (1, 2, 2, [1, 2]),
+    ],
+)
+def test_rung_levels_from_max(r_min: int, r_max: int, eta: int, levels: list[int]) -> None:
+    assert rung_levels(r_min, r_max, eta, "from_max") == levels
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4, 5])
+@pytest.mark.parametrize("r_min", [1, 2, 3, 7])
+def test_from_max_ladders_are_well_formed(r_min: int, eta: int) -> None:
+    """For every r_max: increasing, within [r_min, r_max], ending at r_max, each level the
+    nearest integer to r_max / eta^k, and the same ladder as from_min when r_max is
+    r_min * eta^k, else one rung fewer (from_min's short top step is not taken)."""
+    for r_max in range(r_min, 400):
+        levels = rung_levels(r_min, r_max, eta, "from_max")
+        from_min = rung_levels(r_min, r_max, eta, "from_min")
+        assert levels == sorted(set(levels)) and levels[-1] == r_max and levels[0] >= r_min
+        if any(r_min * eta**k == r_max for k in range(len(from_min))):
+            assert levels == from_min
+        else:
+            assert len(levels) == len(from_min) - 1
+        for k, level in enumerate(reversed(levels)):
+            assert abs(level - r_max / eta**k) <= 0.5
+
+
+def test_unknown_placement_names_the_field_and_the_fix() -> None:
+    with pytest.raises(ConfigError) as info:
+        rung_levels(1, 52, 3, "from_middle")  # type: ignore[arg-type]
+    assert info.value.field == "scheduler.rung_levels"
+    assert info.value.fix is not None and "from_max" in info.value.fix
+
+
+@pytest.mark.parametrize(
     ("args", "field"),
     [
         ((0, 10, 3), "resource.min"),
