@@ -50,16 +50,27 @@ def budget_from_configs(
     sampler: str = "given",
 ) -> Budget:
     """B = full_trainings * median_full_time(task, configs) / workers."""
+    _check(workers, full_trainings)
+    median = median_full_time(task, configs)
+    return _budget(task.name, median, len(configs), workers, full_trainings, sampler)
+
+
+def _check(workers: int, full_trainings: float) -> None:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError("workers", f"must be an integer >= 1, got {workers!r}")
     if not full_trainings > 0:
         raise ConfigError("full_trainings", f"must be > 0, got {full_trainings!r}")
-    median = median_full_time(task, configs)
+
+
+def _budget(
+    task: str, median: float, n_configs: int, workers: int, full_trainings: float, sampler: str
+) -> Budget:
+    _check(workers, full_trainings)
     return Budget(
-        task=task.name,
+        task=task,
         median_full_time=median,
         seconds=full_trainings * median / workers,
-        n_configs=len(configs),
+        n_configs=n_configs,
         workers=workers,
         full_trainings=full_trainings,
         sampler=sampler,
@@ -82,15 +93,22 @@ def reference_budget(
     yahpo_gym), which is what reproduces PEERS.md; ``"space"`` samples :meth:`CurveTask.space`
     with ``numpy.random.default_rng(seed)`` through :class:`slurmhpo.space.SearchSpace` (any
     task; for lcbench a different sample, so a budget a few percent off PEERS.md);
-    ``"auto"`` is ``"yahpo"`` for lcbench and ``"space"`` otherwise. No silent fallback: an
-    lcbench budget without yahpo_gym must be asked for with ``sampler="space"``.
+    ``"auto"`` is ``"yahpo"`` for lcbench and ``"space"`` otherwise; for PROTOCOL's own
+    recipe (200 configurations, seed 0) on lcbench it takes the stored medians of
+    :mod:`slurmhpo.bench.lcbench_budgets`, computed with ``"yahpo"``, so yahpo_gym is not
+    needed. No silent fallback: an lcbench budget that is neither stored nor computable with
+    yahpo_gym must be asked for with ``sampler="space"``.
     """
     from slurmhpo.bench.lcbench import LCBenchTask
+    from slurmhpo.bench.lcbench_budgets import REFERENCE_MEDIAN_FULL_TIME
 
     if sampler not in {"auto", "yahpo", "space"}:
         raise ConfigError("sampler", f"unknown sampler {sampler!r}", "use auto, yahpo or space")
     if sampler == "auto":
         sampler = "yahpo" if isinstance(task, LCBenchTask) else "space"
+        stored = REFERENCE_MEDIAN_FULL_TIME.get(getattr(task, "instance", ""))
+        if sampler == "yahpo" and stored is not None and (n, seed) == (200, 0):
+            return _budget(task.name, stored, n, workers, full_trainings, "yahpo:0 (stored)")
     if sampler == "yahpo":
         if not isinstance(task, LCBenchTask):
             raise ConfigError("sampler", f"yahpo sampling needs an lcbench task, not {task.name}")

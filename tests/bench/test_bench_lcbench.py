@@ -180,3 +180,24 @@ def test_lcbench_budget_from_our_own_sampler_is_close_to_peers() -> None:
     result = reference_budget(LCBenchTask("3945", data_dir=data_dir), sampler="space")
     assert result.sampler == "space:0"
     assert result.seconds == pytest.approx(PEERS["3945"][1], rel=0.15)
+
+
+@pytest.mark.parametrize("instance", sorted(PEERS))
+def test_protocol_budgets_need_no_yahpo_gym(instance: str) -> None:
+    """PROTOCOL's B for lcbench comes from the stored medians (computed with YAHPO's sampler):
+    it equals PEERS.md's B to 0.1 s, with only the bench extra installed."""
+    pytest.importorskip("onnxruntime")
+    data_dir = data_or_skip()
+    from slurmhpo.bench.budget import reference_budget
+
+    result = reference_budget(LCBenchTask(instance, data_dir=data_dir))
+    assert result.sampler == "yahpo:0 (stored)"
+    assert (result.n_configs, result.workers) == (200, 4)
+    assert result.seconds == pytest.approx(PEERS[instance][1], abs=0.1)
+
+
+def test_every_instance_has_a_stored_budget() -> None:
+    data_dir = data_or_skip()
+    from slurmhpo.bench.lcbench_budgets import REFERENCE_MEDIAN_FULL_TIME
+
+    assert sorted(REFERENCE_MEDIAN_FULL_TIME) == sorted(instances(data_dir))
