@@ -61,6 +61,12 @@ def command(db_url: str, *args: str) -> str:
     return answer.stdout
 
 
+def more_cycles(db_url: str) -> None:
+    """Wait until the controller has run at least one more cycle (its heartbeat moved on)."""
+    beat = snapshot(db_url, "toy")["lease"].heartbeat_at
+    wait_for("more controller cycles", lambda: snapshot(db_url, "toy")["lease"].heartbeat_at > beat)
+
+
 def test_pause_holds_new_jobs_and_resume_releases_them(
     tmp_path: Path, db_url: str, backend: dict[str, Any]
 ) -> None:
@@ -76,11 +82,7 @@ def test_pause_holds_new_jobs_and_resume_releases_them(
         # heartbeat moves on) with free slots, yet submits nothing.
         idle = wait_for("the running jobs to end", lambda: not active_jobs(snapshot(db_url, "toy")))
         assert idle
-        beat = snapshot(db_url, "toy")["lease"].heartbeat_at
-        wait_for(
-            "more controller cycles",
-            lambda: snapshot(db_url, "toy")["lease"].heartbeat_at > beat,
-        )
+        more_cycles(db_url)
         paused = snapshot(db_url, "toy")
         assert len(paused["jobs"]) == n_jobs < 6
         assert paused["study"].state == "paused"
@@ -250,11 +252,7 @@ def test_a_retry_waits_while_the_study_is_paused(tmp_path: Path, db_url: str) ->
             "the retry row of the failed segment",
             lambda: [j for j in snapshot(db_url, "toy")["jobs"] if j.attempt == 1],
         )[0]
-        beat = snapshot(db_url, "toy")["lease"].heartbeat_at
-        wait_for(
-            "several controller cycles",
-            lambda: snapshot(db_url, "toy")["lease"].heartbeat_at > beat,
-        )
+        more_cycles(db_url)
         held = snapshot(db_url, "toy")
         (still,) = [job for job in held["jobs"] if job.id == retry.id]
         assert still.state == "pending" and still.external_id is None
