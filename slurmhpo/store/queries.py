@@ -323,13 +323,13 @@ def append_decision(
     """
     if kind not in DECISION_KINDS:
         raise ConfigError("decision.kind", f"{kind!r} is not a decision", f"use {DECISION_KINDS}")
-    session.execute(
+    seq = session.execute(
         update(Study)
         .where(Study.id == study.id)
         .values(last_decision_seq=Study.last_decision_seq + 1)
+        .returning(Study.last_decision_seq)
         .execution_options(synchronize_session=False)
-    )
-    seq = session.scalar(select(Study.last_decision_seq).where(Study.id == study.id))
+    ).scalar_one_or_none()
     if seq is None:
         raise NotFoundError(f"study {study.name!r} vanished while logging a decision")
     decision = Decision(
@@ -340,8 +340,7 @@ def append_decision(
         payload=json_safe(payload),
         reason=reason,
     )
-    session.add(decision)
-    session.flush()
+    session.add(decision)  # inserted with the others at commit, in one batch
     return decision
 
 
