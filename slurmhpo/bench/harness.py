@@ -41,7 +41,9 @@ class Method:
 
     ``final_only``: the incumbent counts only reports at ``r_max`` (PROTOCOL's random_full
     baseline reports once, at r_max). ``asynchronous`` methods are expected to keep every
-    worker busy.
+    worker busy. ``min_resource``: the study's ``resource.min`` instead of the task's r_min
+    (a larger grace period: ASHA's first rung, the median rule's default ``grace``); trials
+    still report every epoch from 1.
     """
 
     name: str
@@ -51,16 +53,25 @@ class Method:
     final_only: bool = False
     note: str = ""
     wake: str = "every"  # "rungs" | "targets" | "every": where the scheduler may act
+    min_resource: int | None = None  # None: the task's r_min
+
+    def resource_min(self, task_r_min: int) -> int:
+        """The ``resource.min`` of the study this method runs on a task with ``task_r_min``."""
+        return task_r_min if self.min_resource is None else self.min_resource
 
     def wake_resources(self, r_min: int, r_max: int) -> frozenset[int] | None:
         """The epochs the simulated clock must stop at (see SimulatedBackend); None: all.
+
+        ``r_min`` is the task's; the method's ``min_resource``, if set, replaces it, as in
+        the study it runs (:func:`study_spec`).
 
         Rung schedulers act only at their rung levels (all Hyperband brackets use levels of
         one ladder, see ``scheduler.rung_levels``), FIFO only at a job's target; a scheduler
         that may act at any epoch (median stopping) needs every epoch.
         """
         if self.wake == "rungs":
-            return frozenset(scheduler_rung_levels(self.scheduler, r_min, r_max))
+            levels = scheduler_rung_levels(self.scheduler, self.resource_min(r_min), r_max)
+            return frozenset(levels)
         if self.wake == "targets":
             return frozenset()
         return None
@@ -131,7 +142,7 @@ def study_spec(
         "backend": "local",  # not used: the harness hands the controller its backend
         "runs_dir": str(root / "runs"),
         "objective": {"metric": task.metric, "mode": task.mode},
-        "resource": {"name": "epoch", "min": task.r_min, "max": task.r_max},
+        "resource": {"name": "epoch", "min": method.resource_min(task.r_min), "max": task.r_max},
         "scheduler": dict(method.scheduler),
         "searcher": dict(method.searcher),
         "budget": {

@@ -30,6 +30,42 @@ ETA = 3
 # sync BOHB's first quarter on lcbench/146212 but is not better overall (docs/benchmarks.md).
 FROM_MAX_RUNGS = {"eta": ETA, "rung_levels": "from_max"}
 FROM_MIN_RUNGS = {"eta": ETA, "rung_levels": "from_min"}
+# Larger minimum resources (grace periods) tried for ASHA and the median rule: epoch 1 ranks
+# lcbench configurations badly, epoch 2 much better (docs/benchmarks.md, "ASHA and the median
+# rule with a larger minimum resource"). Not default methods.
+LARGER_MIN_RESOURCES = (2, 3)
+
+
+def _larger_min_resource(r_min: int) -> list[Method]:
+    """ASHA (both variants) and the median rule with ``resource.min = r_min``.
+
+    ASHA's first rung is resource.min (r_min = 3: rungs 3, 9, 27, 52 on lcbench); the median
+    rule's ``grace`` defaults to resource.min, so its first judgement is at r_min (trials still
+    report, and the rule still averages, every epoch from 1).
+    """
+    ladder = f"resource.min = {r_min} instead of the task's"
+    return [
+        Method(
+            f"asha-stopping-rmin{r_min}",
+            {"type": "asha", "variant": "stopping", **FROM_MIN_RUNGS},
+            note=f"ASHA, stopping variant; {ladder}",
+            wake="rungs",
+            min_resource=r_min,
+        ),
+        Method(
+            f"asha-promotion-rmin{r_min}",
+            {"type": "asha", "variant": "promotion", **FROM_MIN_RUNGS},
+            note=f"ASHA, promotion variant; {ladder}",
+            wake="rungs",
+            min_resource=r_min,
+        ),
+        Method(
+            f"median-rmin{r_min}",
+            {"type": "median"},
+            note=f"median stopping rule, grace = resource.min = {r_min}",
+            min_resource=r_min,
+        ),
+    ]
 
 
 def _hyperband_family(suffix: str, rungs: dict[str, object], ladder: str) -> list[Method]:
@@ -95,6 +131,7 @@ METHODS: dict[str, Method] = {
         *_hyperband_family("", FROM_MIN_RUNGS, "rungs from r_min (1, 3, 9, 27, 52)"),
         *_hyperband_family("-from-max", FROM_MAX_RUNGS, "rungs from r_max (2, 6, 17, 52)"),
         Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
+        *(m for r_min in LARGER_MIN_RESOURCES for m in _larger_min_resource(r_min)),
     )
 }
 DEFAULT_METHODS = (
