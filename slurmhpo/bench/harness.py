@@ -23,7 +23,7 @@ from typing import Any
 
 from slurmhpo.backends.simulated import SimClock, SimulatedBackend
 from slurmhpo.bench.base import CurveTask
-from slurmhpo.controller.loop import Controller, ControllerOptions
+from slurmhpo.controller.build import build_controller
 from slurmhpo.controller.studies import register_study
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.factory import scheduler_rung_levels
@@ -186,10 +186,14 @@ def simulate(
             clock = SimClock(deadline=budget)
             wake = None if exact else method.wake_resources(task.r_min, task.r_max)
             backend = SimulatedBackend(task, clock, workers, wake)
-            options = ControllerOptions(
-                runs_dir=Path(spec.runs_dir or root), poll_interval=0.0, lease_ttl=86_400.0
-            )
-            Controller(engine, spec.name, backend, options, clock).run()
+            build_controller(
+                engine,
+                spec.name,
+                backend=backend,
+                poll_interval=0.0,
+                lease_ttl=86_400.0,
+                clock=clock,
+            ).run()
             reports, trials = _stored_reports(engine, clock)
         finally:
             engine.dispose()

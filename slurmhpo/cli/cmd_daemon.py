@@ -24,7 +24,7 @@ from slurmhpo.cli.common import add_db_option
 from slurmhpo.controller.daemon import Daemon, DaemonOptions
 from slurmhpo.errors import ConfigError
 from slurmhpo.store.db import make_engine, resolve_url
-from slurmhpo.store.migrate import check_schema, schema_status, upgrade
+from slurmhpo.store.migrate import ensure_schema
 
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 5
@@ -86,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _configure_logging(args.log_file, args.quiet)
     engine = make_engine(args.db)
-    if not schema_status(engine).has_tables:
-        upgrade(engine)
-    check_schema(engine)
+    ensure_schema(engine)
     options = DaemonOptions(
         poll_interval=args.poll_interval,
         lease_ttl=args.lease_ttl,

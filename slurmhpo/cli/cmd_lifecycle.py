@@ -24,7 +24,7 @@ from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.store.commands import add_command, get_command
 from slurmhpo.store.db import make_engine, read_session, write_session
 from slurmhpo.store.leases import current_lease
-from slurmhpo.store.migrate import check_schema, schema_status, upgrade
+from slurmhpo.store.migrate import ensure_schema
 from slurmhpo.store.queries import get_study
 from slurmhpo.study import load_study
 
@@ -71,9 +71,7 @@ def run_submit(args: argparse.Namespace) -> int:
     spec = load_study(args.study_file)  # before any database is touched: bad file, no write
     engine = make_engine(args.db)
     try:
-        if not schema_status(engine).has_tables:
-            upgrade(engine)
-        check_schema(engine)
+        ensure_schema(engine)
         stored = register_study(engine, resolve_paths(spec))
     finally:
         engine.dispose()

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slurmhpo.cli.common import add_db_option, text_config, text_value
-from slurmhpo.controller.loop import Controller, ControllerOptions
+from slurmhpo.controller.build import build_controller
 from slurmhpo.controller.studies import (
     check_backend_available,
-    make_backend,
     register_study,
     resolve_paths,
 )
+from slurmhpo.states import StudyState
 from slurmhpo.store.db import make_engine, read_session
-from slurmhpo.store.migrate import check_schema, schema_status, upgrade
+from slurmhpo.store.migrate import ensure_schema
 from slurmhpo.store.queries import best_trial, get_study
 from slurmhpo.study import StudySpec, load_study
 
@@ -75,16 +75,13 @@ def run_study(args: argparse.Namespace) -> int:
     if file_spec is not None:
         check_backend_available(file_spec)
     engine = make_engine(args.db)
-    _ensure_schema(engine)
+    ensure_schema(engine)
     spec = (
         register_study(engine, resolve_paths(file_spec))
         if file_spec
         else _stored(engine, args.target)
     )
-    options = ControllerOptions(
-        runs_dir=Path(spec.runs_dir or "."), poll_interval=args.poll_interval
-    )
-    controller = Controller(engine, spec.name, make_backend(spec), options)
+    controller = build_controller(engine, spec.name, poll_interval=args.poll_interval)
     previous = {
         sig: signal.signal(sig, lambda *_: controller.request_stop())
         for sig in (signal.SIGTERM, signal.SIGINT)
@@ -94,7 +91,7 @@ def run_study(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if controller.study.state == "cancelled":
+    if controller.study.state == StudyState.CANCELLED:
         print(f"study {spec.name!r} was cancelled")
         return 0
     if outcome != "finished":
@@ -106,14 +103,6 @@ def run_study(args: argparse.Namespace) -> int:
 
 def _is_file(target: str) -> bool:
     return target.endswith(".toml") or Path(target).is_file()
-
-
-def _ensure_schema(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse an old or newer one (named fix)."""
-    if not schema_status(engine).has_tables:
-        upgrade(engine)
-        log.info("created the slurmhpo schema in the new database")
-    check_schema(engine)
 
 
 def _stored(engine: Engine, name: str) -> StudySpec:

@@ -67,6 +67,7 @@ from slurmhpo.cli.table import format_table
 from slurmhpo.controller.budget import gpu_hours
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling import levels as level_rules
+from slurmhpo.states import JobRowState
 from slurmhpo.store import runtime
 from slurmhpo.store import status as st
 from slurmhpo.store.commands import ACTIVE_STUDY_STATES, recent_commands
@@ -261,8 +262,8 @@ def _budget(
 def _jobs(session: Session, study: Study) -> dict[str, int]:
     counts = st.job_state_counts(session, study.id)
     return {
-        "pending": counts.get("pending", 0) + counts.get("submitted", 0),
-        "running": counts.get("running", 0),
+        "pending": counts.get(JobRowState.PENDING, 0) + counts.get(JobRowState.SUBMITTED, 0),
+        "running": counts.get(JobRowState.RUNNING, 0),
     }
 
 

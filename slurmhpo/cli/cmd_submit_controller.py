@@ -34,7 +34,7 @@ from slurmhpo.controller.sbatch_controller import (
 from slurmhpo.controller.studies import register_study, resolve_paths
 from slurmhpo.errors import SlurmhpoError
 from slurmhpo.store.db import make_engine, read_session, resolve_url, sqlite_path
-from slurmhpo.store.migrate import check_schema, schema_status, upgrade
+from slurmhpo.store.migrate import ensure_schema
 from slurmhpo.store.queries import get_study
 from slurmhpo.study import StudySpec, load_study
 
@@ -74,9 +74,7 @@ def run(args: argparse.Namespace) -> int:
         _job_for(file_spec, db_url, args)  # bad options: exit 2 before anything is written
     engine = make_engine(db_url)
     try:
-        if not schema_status(engine).has_tables:
-            upgrade(engine)
-        check_schema(engine)
+        ensure_schema(engine)
         spec = register_study(engine, file_spec) if file_spec else _stored(engine, args.target)
         with read_session(engine) as session:
             state = get_study(session, spec.name).state

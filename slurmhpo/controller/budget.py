@@ -6,16 +6,10 @@ wall-clock are hard limits: once spent, the controller cancels what runs and end
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from slurmhpo.controller.clock import Clock
-from slurmhpo.store import runtime
-from slurmhpo.store.models import Study
 from slurmhpo.study import StudySpec
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 
 def gpu_hours(
@@ -29,24 +23,30 @@ def gpu_hours(
     return seconds * max(gpus, 0) / 3600.0
 
 
-class BudgetTracker:
-    """Answers "is a hard limit spent?" for one study, and says which one."""
+def spent_limit(
+    spec: StudySpec,
+    job_times: Sequence[tuple[datetime | None, datetime | None]] | None,
+    first_submitted: datetime | None,
+    now: datetime,
+) -> str | None:
+    """The name of the first spent hard limit (GPU-hours, wall-clock), else None.
 
-    def __init__(self, study: Study, spec: StudySpec, clock: Clock) -> None:
-        self.study = study
-        self.spec = spec
-        self.clock = clock
-
-    def exhausted(self, session: Session) -> str | None:
-        """The name of the first spent hard limit (GPU-hours, wall-clock), else None."""
-        budget = self.spec.budget
-        now = self.clock.utcnow()
-        if budget.max_gpu_hours is not None:
-            jobs = runtime.study_jobs_with_times(session, self.study)
-            if gpu_hours(jobs, self.spec.slurm.gpus_per_task, now) >= budget.max_gpu_hours:
-                return "max_gpu_hours"
-        if budget.max_wall_hours is not None:
-            first = runtime.first_job_submitted(session, self.study)
-            if first is not None and (now - first).total_seconds() >= budget.max_wall_hours * 3600:
-                return "max_wall_hours"
-        return None
+    ``job_times`` are (started_at, ended_at) of the study's started jobs and
+    ``first_submitted`` the submission time of its first job, as the cycle read them
+    (:func:`needs_job_times` says when the cycle must read them at all).
+    """
+    budget = spec.budget
+    gpus = spec.slurm.gpus_per_task
+    if (
+        budget.max_gpu_hours is not None
+        and job_times is not None
+        and gpu_hours(list(job_times), gpus, now) >= budget.max_gpu_hours
+    ):
+        return "max_gpu_hours"
+    if (
+        budget.max_wall_hours is not None
+        and first_submitted is not None
+        and (now - first_submitted).total_seconds() >= budget.max_wall_hours * 3600
+    ):
+        return "max_wall_hours"
+    return None

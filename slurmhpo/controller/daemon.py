@@ -35,13 +35,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slurmhpo.backends.base import Backend
 from slurmhpo.backends.slurm_queries import SlurmQueries
-from slurmhpo.controller.loop import Controller, ControllerOptions, LeaseHeld
-from slurmhpo.controller.studies import default_runs_dir, make_backend
+from slurmhpo.controller.build import build_controller
+from slurmhpo.controller.loop import Controller, LeaseHeld
+from slurmhpo.controller.studies import make_backend
 from slurmhpo.errors import SlurmhpoError, StoreError
 from slurmhpo.store.commands import active_study_names
 from slurmhpo.store.db import read_session
@@ -175,12 +175,13 @@ class Daemon:
     def _controller(self, name: str) -> Controller:
         with read_session(self.engine) as session:
             spec = StudySpec.from_dict(get_study(session, name).spec)
-        options = ControllerOptions(
-            runs_dir=Path(spec.runs_dir) if spec.runs_dir else default_runs_dir(),
+        return build_controller(
+            self.engine,
+            name,
+            backend=self.backend_for(spec),
             poll_interval=self.options.poll_interval,
             lease_ttl=self.options.lease_ttl,
         )
-        return Controller(self.engine, name, self.backend_for(spec), options)
 
     def _cycle(self, name: str, *, act: bool) -> int:
         """One cycle of a held study; returns 1 if it submitted or cancelled, else 0."""

@@ -37,18 +37,16 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from slurmhpo.controller.build import build_controller
 from slurmhpo.controller.commands import ENDED_STUDY_STATES
-from slurmhpo.controller.loop import Controller, ControllerOptions, LeaseHeld
+from slurmhpo.controller.loop import Controller, LeaseHeld
 from slurmhpo.controller.sbatch_controller import ControllerJob, JobQueue
-from slurmhpo.controller.studies import make_backend
 from slurmhpo.errors import SlurmhpoError
 from slurmhpo.store import leases
 from slurmhpo.store.db import make_engine, read_session, write_session
 from slurmhpo.store.queries import get_study
-from slurmhpo.study import StudySpec
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -126,16 +124,16 @@ def _drive(
     stop: _StopFlag,
 ) -> str:
     with read_session(engine) as session:
-        study = get_study(session, job.study)
-        state, spec = study.state, StudySpec.from_dict(study.spec)
+        state = get_study(session, job.study).state
     if state in ENDED_STUDY_STATES:
         log.info("study %s is %s: nothing to drive; the chain ends", job.study, state)
         return f"study {state}"
-    options = ControllerOptions(
-        runs_dir=Path(job.runs_dir), poll_interval=job.poll_interval, lease_ttl=job.lease_ttl
-    )
-    controller = Controller(
-        engine, job.study, make_backend(spec), options, owner=owner_for_job(job_id)
+    controller = build_controller(
+        engine,
+        job.study,
+        poll_interval=job.poll_interval,
+        lease_ttl=job.lease_ttl,
+        owner=owner_for_job(job_id),
     )
     stop.controller = controller
     if job.predecessor:

@@ -11,29 +11,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slurmhpo.backends.base import JobState
+from slurmhpo.states import JobRowState
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How a finished job is recorded, and whether an unexpected end is worth a retry."""
 
-    job_state: str  # value for jobs.state
+    job_state: JobRowState
     retryable: bool
     describe: str  # for the failure reason shown by `slurmhpo trial`
 
 
 OUTCOMES: dict[JobState, Outcome] = {
-    JobState.COMPLETED: Outcome("completed", True, "exited before reaching its target"),
-    JobState.FAILED: Outcome("failed", True, "failed"),
-    JobState.TIMEOUT: Outcome("timeout", True, "hit its time limit"),
-    JobState.OUT_OF_MEMORY: Outcome("failed", True, "ran out of memory"),
-    JobState.NODE_FAIL: Outcome("failed", True, "lost its node"),
-    JobState.PREEMPTED: Outcome("preempted", True, "was preempted"),
+    JobState.COMPLETED: Outcome(JobRowState.COMPLETED, True, "exited before reaching its target"),
+    JobState.FAILED: Outcome(JobRowState.FAILED, True, "failed"),
+    JobState.TIMEOUT: Outcome(JobRowState.TIMEOUT, True, "hit its time limit"),
+    JobState.OUT_OF_MEMORY: Outcome(JobRowState.FAILED, True, "ran out of memory"),
+    JobState.NODE_FAIL: Outcome(JobRowState.FAILED, True, "lost its node"),
+    JobState.PREEMPTED: Outcome(JobRowState.PREEMPTED, True, "was preempted"),
     # Cancelled by someone other than this controller: a person meant it, do not retry.
-    JobState.CANCELLED: Outcome("cancelled", False, "was cancelled outside slurmhpo"),
+    JobState.CANCELLED: Outcome(JobRowState.CANCELLED, False, "was cancelled outside slurmhpo"),
 }
 
-LOST = Outcome("lost", True, "disappeared from the backend")
+LOST = Outcome(JobRowState.LOST, True, "disappeared from the backend")
 
 
 def outcome_of(state: JobState) -> Outcome:

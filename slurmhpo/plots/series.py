@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from slurmhpo.plots.data import JobSpan, StudyData, TrialInfo
 from slurmhpo.scheduling import levels as level_rules
+from slurmhpo.states import TrialState
 
 CATEGORIES = ("completed", "promoted", "paused", "stopped", "failed", "running")
 
@@ -95,11 +96,11 @@ def incumbent(data: StudyData) -> IncumbentSeries:
 
 def category(info: TrialInfo) -> str:
     """What the scheduler did to a trial, from its final state and its resume decisions."""
-    if info.state in ("failed", "stopped", "completed"):
+    if info.state in (TrialState.FAILED, TrialState.STOPPED, TrialState.COMPLETED):
         return info.state
     if info.resumes > 0:
         return "promoted"
-    return "paused" if info.state == "paused" else "running"
+    return "paused" if info.state == TrialState.PAUSED else "running"
 
 
 def time_unit(span_seconds: float) -> tuple[float, str]:

@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from slurmhpo.errors import ConfigError
+from slurmhpo.states import StudyState
 from slurmhpo.store.models import COMMAND_KINDS, Command, Study, server_now
 from slurmhpo.store.queries import json_safe
 
 # Study states in which a study is still driven (or waits for a controller).
-ACTIVE_STUDY_STATES = ("registered", "running", "paused", "stopping")
+ACTIVE_STUDY_STATES = tuple(state.value for state in StudyState if not state.ended)
 
 
 def add_command(session: Session, study: Study, kind: str, args: dict[str, Any]) -> Command:

@@ -7,6 +7,7 @@ upgrade`` works from a plain wheel install. The version table is Alembic's ``ale
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -21,6 +22,8 @@ from slurmhpo import __version__
 from slurmhpo.errors import SchemaError
 from slurmhpo.store.db import display_url, translate_error
 from slurmhpo.store.models import Base
+
+log = logging.getLogger("slurmhpo.store")
 
 
 def alembic_config(engine: Engine | None = None, scripts: str | None = None) -> Config:
@@ -127,3 +130,15 @@ def downgrade(engine: Engine, revision: str, scripts: str | None = None) -> str:
     except SQLAlchemyError as exc:
         raise translate_error(exc, engine) from exc
     return schema_status(engine, scripts).current or "base"
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse an old or newer one (with its fix).
+
+    What every command that writes does first: a new database needs no separate
+    ``slurmhpo db upgrade``, but an existing one is never migrated behind the user's back.
+    """
+    if not schema_status(engine).has_tables:
+        upgrade(engine)
+        log.info("created the slurmhpo schema in the new database")
+    check_schema(engine)

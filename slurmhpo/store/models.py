@@ -42,20 +42,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-STUDY_STATES = ("registered", "running", "paused", "stopping", "finished", "cancelled", "failed")
-TRIAL_STATES = ("pending", "running", "paused", "stopped", "completed", "failed")
-JOB_STATES = (
-    "pending",
-    "submitted",
-    "running",
-    "completed",
-    "failed",
-    "cancelled",
-    "timeout",
-    "preempted",
-    "lost",
-)
-ACTIVE_JOB_STATES = ("pending", "submitted", "running")
+from slurmhpo.states import ACTIVE_JOB_STATES as ACTIVE_STATES
+from slurmhpo.states import JobRowState, StudyState, TrialState
+
+STUDY_STATES = tuple(state.value for state in StudyState)
+TRIAL_STATES = tuple(state.value for state in TrialState)
+JOB_STATES = tuple(state.value for state in JobRowState)
+ACTIVE_JOB_STATES = tuple(state.value for state in ACTIVE_STATES)
 JOB_BACKENDS = ("slurm", "local", "simulated")
 DECISION_KINDS = ("start", "resume", "continue", "pause", "stop", "fail", "complete")
 VALUE_KINDS = ("finite", "nan", "+inf", "-inf")

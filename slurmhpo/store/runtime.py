@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from slurmhpo.states import JobRowState, TrialState
 from slurmhpo.store.models import ACTIVE_JOB_STATES, JOB_STATES, TRIAL_STATES, Job, Study, Trial
 from slurmhpo.store.queries import json_safe
 
@@ -68,7 +69,7 @@ def create_trial(
         number=number,
         config=json_safe(config),
         bracket=bracket,
-        state="running",
+        state=TrialState.RUNNING,
     )
     session.add(trial)
     session.flush()
@@ -94,22 +95,23 @@ def create_job(
         target_resource=target,
         attempt=attempt,
         metric_path=metric_path,
-        state="pending",
+        state=JobRowState.PENDING,
     )
     session.add(job)
     session.flush()
     return job
 
 
-def job_key(study: Study, job: Job) -> str:
+def job_key(study: Any, job_id: int) -> str:
     """The name a backend attaches to the job, so a crash before its id was stored is healed.
 
-    It carries a digest of the study's creation time, so two databases driving studies with
-    the same name on one cluster never adopt each other's jobs.
+    ``study`` is anything with the study row's ``id``, ``name`` and ``created_at``. The key
+    carries a digest of the study's creation time, so two databases driving studies with the
+    same name on one cluster never adopt each other's jobs.
     """
     stamp = study.created_at.isoformat() if study.created_at else ""
     digest = hashlib.sha1(f"{study.id}:{stamp}".encode()).hexdigest()[:8]
-    return f"shpo-{study.name}-{digest}-j{job.id}"
+    return f"shpo-{study.name}-{digest}-j{job_id}"
 
 
 def set_job_state(

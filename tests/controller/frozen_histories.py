@@ -22,7 +22,7 @@ from slurmhpo.backends.simulated import SimClock, SimulatedBackend
 from slurmhpo.bench.harness import study_spec
 from slurmhpo.bench.registry import get_task
 from slurmhpo.bench.runner import METHODS
-from slurmhpo.controller.loop import Controller, ControllerOptions
+from slurmhpo.controller.build import build_controller
 from slurmhpo.controller.studies import register_study
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.models import Base
@@ -61,8 +61,9 @@ def record(method_name: str) -> list[dict[str, Any]]:
             clock = SimClock(deadline=BUDGET_SECONDS)
             wake = method.wake_resources(task.r_min, task.r_max)
             backend = SimulatedBackend(task, clock, WORKERS, wake)
-            options = ControllerOptions(runs_dir=root / "runs", poll_interval=0.0, lease_ttl=1e5)
-            Controller(engine, spec.name, backend, options, clock).run()
+            build_controller(
+                engine, spec.name, backend=backend, poll_interval=0.0, lease_ttl=1e5, clock=clock
+            ).run()
             with read_session(engine) as session:
                 rows = list_decisions(session, get_study(session, spec.name))
                 return [{"kind": d.kind, "payload": d.payload, "reason": d.reason} for d in rows]

@@ -146,7 +146,7 @@ def watch_study(
 def key_prefix(rows: StudyRows) -> str:
     """``shpo-<study>-<digest>-j``: the start of every job name of the study (arrays add
     ``<id>+N``). The digest differs per database, so it is unique to one test run."""
-    return job_key(rows.study, rows.jobs[0]).rsplit("-j", 1)[0] + "-j"
+    return job_key(rows.study, rows.jobs[0].id).rsplit("-j", 1)[0] + "-j"
 
 
 def metric_lines(metric_file: Path) -> list[dict[str, Any]]:

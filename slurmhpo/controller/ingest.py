@@ -1,0 +1,135 @@
+"""Ingest: new metric lines of the active jobs become observations and scheduler decisions.
+
+The files are read by :func:`slurmhpo.ingest.read_new_records` from the byte offset stored with
+each job, so work grows with new data, not with history. Every record the scheduler sees is
+answered at once (continue, pause, stop, complete); the observation, the decision and the new
+offset go into the cycle's one write, so after a crash the same lines are read again from the
+stored offset and yield the same decisions, stored once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from slurmhpo.ingest import Problem, problem_key, read_new_records
+from slurmhpo.scheduling.base import Scheduler, TrialStatus
+from slurmhpo.scheduling.history import Result
+from slurmhpo.scheduling.types import Action
+from slurmhpo.states import TrialState
+from slurmhpo.store.cycle import ActiveJob, CycleWrite, NewDecision, NewObservation
+from slurmhpo.store.queries import Report
+from slurmhpo.study import StudySpec
+
+log = logging.getLogger("slurmhpo.controller")
+
+MAX_BYTES_PER_READ = 8 * 1024 * 1024  # one noisy job must not stall a cycle; the rest waits
+TRIAL_STATE_OF_ACTION = {
+    Action.PAUSE: TrialState.PAUSED,
+    Action.STOP: TrialState.STOPPED,
+    Action.COMPLETE: TrialState.COMPLETED,
+}
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What ingest changed that later parts of the cycle must know."""
+
+    reached: dict[int, int]  # trial number -> highest resource now observed
+    paused: frozenset[int]  # trial numbers the scheduler paused in this cycle
+
+
+def ingest(
+    jobs: Sequence[ActiveJob],
+    reached: dict[int, int | None],
+    scheduler: Scheduler,
+    spec: StudySpec,
+    write: CycleWrite,
+    logged_problems: set[tuple[str, int, str]],
+) -> Ingested:
+    """Read every job's new records, let the scheduler decide on each, add all to ``write``.
+
+    ``reached`` is each trial's highest stored resource; ``logged_problems`` remembers which
+    damaged spans were already logged (a warning once per span, not once per cycle).
+    """
+    now_reached: dict[int, int] = {}
+    paused: set[int] = set()
+    for job in jobs:
+        if not (job.external_id and job.metric_path and may_have_news(job)):
+            continue
+        result = read_new_records(
+            Path(job.metric_path),
+            job.metric_offset,
+            resource_name=spec.resource.name,
+            metric=spec.objective.metric,
+            max_bytes=MAX_BYTES_PER_READ,
+        )
+        _log_problems(job, result.problems, logged_problems)
+        if result.new_offset != job.metric_offset:
+            write.update_job(job.id, metric_offset=result.new_offset)
+        number = job.trial_number
+        level = now_reached.get(number, reached.get(number) or 0)
+        for record in result.records:
+            if record.resource <= level or record.resource > job.target_resource:
+                continue  # a re-report after a resume, or beyond what this segment was for
+            if scheduler.trial_status(number) is not TrialStatus.RUNNING:
+                break  # the trial was paused or stopped: later lines are not observations
+            action = scheduler.on_result(number, record.resource, record.value)
+            event = Result(number, record.resource, record.value, action)
+            write.decisions.append(NewDecision(action.value, event.to_dict(), number))
+            value = math.nan if record.value is None else record.value
+            report = Report(record.resource, value, record.metrics, record.reported_at)
+            write.observations.append(NewObservation(number, job.id, report))
+            level = record.resource
+            now_reached[number] = level
+            write.reached[number] = level
+            if action is not Action.CONTINUE:
+                write.trial_states[number] = (TRIAL_STATE_OF_ACTION[action], None)
+                if action is Action.PAUSE:
+                    paused.add(number)
+    return Ingested(now_reached, frozenset(paused))
+
+
+def _log_problems(
+    job: ActiveJob, problems: Sequence[Problem], logged: set[tuple[str, int, str]]
+) -> None:
+    for problem in problems:
+        key = problem_key(job.metric_path or "", problem)
+        if problem.kind != "missing" and key not in logged:
+            logged.add(key)
+            log.warning(
+                "trial %d, job %s: skipped metric data at byte %d of %s (%s: %s)",
+                job.trial_number,
+                job.external_id,
+                problem.offset,
+                job.metric_path,
+                problem.kind,
+                problem.detail,
+            )
+
+
+def may_have_news(job: ActiveJob) -> bool:
+    """False only when ``job``'s metric file surely holds nothing to read: it does not exist
+    yet, or it is a regular file exactly ``metric_offset`` bytes long. Reading such a file
+    yields no record, no logged problem and the same offset, so skipping it changes nothing
+    but the cost of a cycle. Opened, not just stat'ed, for NFS close-to-open consistency, as
+    :func:`read_new_records` does.
+    """
+    try:
+        fd = os.open(job.metric_path or "", os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False  # read_new_records would report "missing", which is never logged
+    except OSError:
+        return True  # let read_new_records report it
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return not stat.S_ISREG(info.st_mode) or info.st_size != job.metric_offset

@@ -1,0 +1,99 @@
+"""Submit: hand the pending segments to the backend in one batch; re-adopt the ones a crashed
+controller submitted before their ids reached the database.
+
+A pending job row exists before its job does (the cycle's write commits it first). Its
+``job_key`` travels with the job (the Slurm job name, a marker file), so after a crash between
+submitting and storing the id, :meth:`Backend.find` finds the job by key and the row adopts it
+instead of submitting it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slurmhpo.backends.base import Backend, SegmentRequest
+from slurmhpo.controller.segments import build_request
+from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.store.cycle import PendingSegment
+from slurmhpo.study import StudySpec
+
+log = logging.getLogger("slurmhpo.controller")
+
+
+@dataclass
+class Submitter:
+    """Submits segments; counts failed submissions in a row (``max_failures`` ends the study's
+    drive with an error, since a cluster that refuses every job needs a person)."""
+
+    backend: Backend
+    runs_dir: Path
+    max_failures: int
+    key_of: Callable[[int], str]  # job id -> the job_key the backend attaches to the job
+    may_be_submitted: set[int] = field(default_factory=set)  # pending rows from before a start
+    failures: int = 0
+    calls: int = 0  # backend calls of the last :meth:`submit`
+
+    def submit(
+        self, spec: StudySpec, segments: Sequence[PendingSegment], *, hold: bool = False
+    ) -> dict[int, str]:
+        """Job id -> external id of every segment adopted or submitted now.
+
+        ``hold`` (the study is paused): only re-adopt; new segments wait as pending rows.
+        """
+        self.calls = 0
+        submitted = self._adopt(segments)
+        fresh = [] if hold else [s for s in segments if s.id not in submitted]
+        if fresh:
+            ids = self._submit([self._request(spec, s) for s in fresh])
+            submitted.update({s.id: ext for s, ext in zip(fresh, ids, strict=True)} if ids else {})
+        return submitted
+
+    def _adopt(self, segments: Sequence[PendingSegment]) -> dict[int, str]:
+        candidates = {self.key_of(s.id): s.id for s in segments if s.id in self.may_be_submitted}
+        if not candidates:
+            return {}
+        self.calls += 1
+        found = self.backend.find(list(candidates))
+        self.may_be_submitted -= set(candidates.values())
+        adopted = {job_id: found[key] for key, job_id in candidates.items() if key in found}
+        if adopted:
+            log.info("re-adopted %d job(s) submitted before a restart", len(adopted))
+        return adopted
+
+    def _request(self, spec: StudySpec, segment: PendingSegment) -> SegmentRequest:
+        return build_request(
+            spec,
+            self.runs_dir,
+            trial=segment.trial_number,
+            config=segment.config,
+            start=segment.start,
+            target=segment.target,
+            segment=segment.segment,
+            job_key=self.key_of(segment.id),
+        )
+
+    def _submit(self, requests: list[SegmentRequest]) -> list[str]:
+        """The backend's ids, or [] when this submission failed and is retried next cycle.
+
+        A ConfigError (the study asks for something the backend cannot do) is not retried:
+        it goes up with its own message, which names the field and the fix.
+        """
+        self.calls += 1
+        try:
+            ids = self.backend.submit(requests)
+        except ConfigError:
+            raise
+        except (SlurmhpoError, OSError) as exc:  # sbatch refused, slurmctld down, no fork
+            self.failures += 1
+            if self.failures >= self.max_failures:
+                raise SlurmhpoError(
+                    f"could not submit jobs {self.failures} times in a row: {exc} "
+                    "(check the [slurm] settings of the study, e.g. the partition name)"
+                ) from exc
+            log.warning("submission failed (%s); retrying next cycle", exc)
+            return []
+        self.failures = 0
+        return ids
