@@ -23,6 +23,7 @@ from slurmhpo.controller.studies import (
     register_study,
     resolve_paths,
 )
+from slurmhpo.errors import SlurmhpoError
 from slurmhpo.states import StudyState
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.migrate import ensure_schema
@@ -91,10 +92,12 @@ def run_study(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if controller.study.state == StudyState.CANCELLED:
+    if outcome == StudyState.CANCELLED:
         print(f"study {spec.name!r} was cancelled")
         return 0
-    if outcome != "finished":
+    if outcome == StudyState.FAILED:
+        raise SlurmhpoError(f"study {spec.name!r} failed: {controller.failure}")
+    if outcome != StudyState.FINISHED:
         print(f"controller stopped; study {spec.name!r} goes on: slurmhpo run {spec.name}")
         return 0
     _print_best(engine, spec.name)

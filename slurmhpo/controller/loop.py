@@ -48,6 +48,7 @@ from slurmhpo.controller.budget import spent_limit
 from slurmhpo.controller.cancels import jobs_to_cancel
 from slurmhpo.controller.clock import Clock, RealClock
 from slurmhpo.controller.commands import CommandPlan, plan_commands
+from slurmhpo.controller.failfast import FailFast
 from slurmhpo.controller.fill import fill
 from slurmhpo.controller.ingest import ingest
 from slurmhpo.controller.reconcile import LostWatch, reconcile
@@ -62,10 +63,12 @@ from slurmhpo.states import JobRowState, StudyState, TrialState
 from slurmhpo.store import leases, runtime
 from slurmhpo.store.cycle import (
     ActiveJob,
+    Applied,
     CycleRead,
     CycleWrite,
     PendingSegment,
     apply_cycle_write,
+    has_observations,
     read_cycle,
 )
 from slurmhpo.store.db import read_session, write_session
@@ -156,6 +159,8 @@ class Controller:
         self._known_ids: list[str] = []  # external ids of the active jobs after the last cycle
         self._logged_problems: set[tuple[str, int, str]] = set()
         self._watch = LostWatch(options.lost_after)
+        self._failfast = FailFast()
+        self.failure: str | None = None  # why the study ended failed, when it did
         self._submitter = Submitter(
             backend,
             options.runs_dir,
@@ -186,6 +191,7 @@ class Controller:
         self._rebuild()
         with read_session(self.engine) as session:
             jobs = read_cycle(session, self.study.id).jobs
+            self._failfast.armed = not has_observations(session, self.study.id)
         self._submitter.may_be_submitted = {j.id for j in jobs if j.external_id is None}
         self._known_ids = [j.external_id for j in jobs if j.external_id]
         log.info("driving study %s as %s", self.study.name, self.owner)
@@ -237,11 +243,15 @@ class Controller:
                 self.clock.sleep(self.options.poll_interval)
         finally:
             self.close()
-        return "finished" if self.finished else "interrupted"
+        return self.study.state if self.ended else "interrupted"
 
     @property
     def finished(self) -> bool:
         return self.study.state == StudyState.FINISHED
+
+    @property
+    def ended(self) -> bool:
+        return StudyState(self.study.state).ended
 
     def external_ids(self) -> list[str]:
         """Backend ids of the study's jobs that have not ended: what the next cycle polls."""
@@ -292,6 +302,10 @@ class Controller:
             cancelled_here=self._cancelled,
             budget_spent=spent,
         )
+        worked = bool(write.observations) or reconciled.completed
+        reason = self._failfast.check(reconciled.early, worked=worked)
+        if reason is not None:
+            return self._fail_study(jobs, seen, reconciled.ended, write, reason)
         live = [job for job in jobs if job.id not in reconciled.ended]
         doomed = jobs_to_cancel(live, self.scheduler, spent, self._cancelled) if act else []
         paused = self._paused | ingested.paused
@@ -310,13 +324,12 @@ class Controller:
             write.study.update(state=StudyState.FINISHED, finished_at=self.clock.utcnow())
         unsubmitted = [job for job in live if job.external_id is None]
         acting = bool(doomed) or (act and bool(unsubmitted))
-        created = self._write(write, acting=acting)
+        applied = self._write(write, acting=acting)
         self._paused = (paused - filled.resumed) - filled.retired
         if ended:
-            self.study = dataclasses.replace(self.study, state=StudyState.FINISHED)
-            log.info("study %s finished", self.study.name)
-            return False
-        submitted = self._act(doomed, self._segments(unsubmitted, seen, created), act=act)
+            return self._ended(applied.study_state or StudyState.FINISHED)
+        segments = self._segments(unsubmitted, seen, applied.created)
+        submitted = self._act(doomed, segments, act=act)
         self._known_ids = [j.external_id for j in live if j.external_id] + submitted
         return True
 
@@ -331,12 +344,12 @@ class Controller:
                 first_submitted=budget.max_wall_hours is not None,
             )
 
-    def _write(self, write: CycleWrite, *, acting: bool) -> list[PendingSegment]:
+    def _write(self, write: CycleWrite, *, acting: bool) -> Applied:
         """The cycle's one write transaction, with the lease renewal; skipped when there is
         nothing to store, nothing to act on and the lease is not due for renewal."""
         due = time.monotonic() - self._renewed_at >= self.options.lease_ttl / 3
         if not write and not acting and not due:
-            return []
+            return Applied([], None)
         renewed_at = time.monotonic()
         with write_session(self.engine) as session:
             if not leases.renew_lease(session, self.study.id, self.owner, self.options.lease_ttl):
@@ -344,12 +357,12 @@ class Controller:
                     f"lost the lease of study {self.study.name!r} (another controller took it "
                     "over after a missed heartbeat); stopping without acting"
                 )
-            created = apply_cycle_write(
+            applied = apply_cycle_write(
                 session, self.study.id, self.owner, write, **self._write_args()
             )
         self._renewed_at = renewed_at
         self._forget_recorded(write)
-        return created
+        return applied
 
     def _forget_recorded(self, write: CycleWrite) -> None:
         for job_id, columns in write.job_updates.items():
@@ -440,6 +453,49 @@ class Controller:
         self.study = dataclasses.replace(self.study, state=StudyState.CANCELLED)
         log.info("study %s: cancel (command %d): %s", self.study.name, plan.cancel.id, result)
         return False
+
+    def _ended(self, state: str) -> bool:
+        """Take the study's final state; always False (the cycle's answer: it has ended)."""
+        self.study = dataclasses.replace(self.study, state=state)
+        if state == StudyState.FAILED and self.failure is None:
+            self.failure = (
+                f"every trial failed (see: slurmhpo trials {self.study.name} --state failed)"
+            )
+        if self.failure:
+            log.error("study %s failed: %s", self.study.name, self.failure)
+        else:
+            log.info("study %s %s", self.study.name, state)
+        return False
+
+    def _fail_study(
+        self,
+        jobs: Sequence[ActiveJob],
+        seen: CycleRead,
+        ended: frozenset[int],
+        write: CycleWrite,
+        reason: str,
+    ) -> bool:
+        """End the study ``failed`` now (:mod:`failfast`): nothing new starts, retries are
+        dropped, running jobs are cancelled after the write that records it."""
+        self.failure = reason
+        write.new_jobs.clear()
+        now = self.clock.utcnow()
+        live = [job for job in jobs if job.id not in ended]
+        for job in live:
+            write.update_job(
+                job.id, state=JobRowState.CANCELLED, exit_reason="the study failed", ended_at=now
+            )
+        summary = reason.partition("\n")[0]
+        for number in {job.trial_number for job in jobs}:
+            if write.trial_states.get(number, (TrialState.RUNNING,))[0] == TrialState.RUNNING:
+                write.trial_states[number] = (TrialState.FAILED, summary)
+        write.study.update(state=StudyState.FAILED, finished_at=now)
+        self._write(write, acting=True)
+        doomed = [job.external_id for job in live if job.external_id]
+        if doomed:
+            self.backend_actions += 1
+            self.backend.cancel(doomed)
+        return self._ended(StudyState.FAILED)
 
     def _poll(self, jobs: Sequence[ActiveJob]) -> dict[int, JobStatus]:
         """One batched status query; job id -> status (UNKNOWN when the backend is unsure)."""

@@ -48,9 +48,20 @@ class LostWatch:
 
 
 @dataclass(frozen=True)
+class EarlyEnd:
+    """A job that ended before its target while its trial was still wanted."""
+
+    job: ActiveJob
+    cause: str  # how it ended, e.g. "failed (exit code 2)": equal causes end equal jobs
+    detail: str  # the words stored as the job's exit reason
+
+
+@dataclass(frozen=True)
 class Reconciled:
     ended: frozenset[int]  # ids of jobs that ended in this cycle
     retried: int  # how many of them got a new job
+    early: tuple[EarlyEnd, ...] = ()  # ended before their target, not cancelled by us
+    completed: bool = False  # some job reached its target
 
 
 def reconcile(
@@ -70,6 +81,8 @@ def reconcile(
     """Add every job transition to ``write``; ``reached`` is each trial's highest resource
     after this cycle's ingest; ``cancelled_here`` the job ids this process cancelled."""
     ended: set[int] = set()
+    early: list[EarlyEnd] = []
+    completed = False
     retried = 0
     for job in jobs:
         status = statuses.get(job.id)
@@ -87,12 +100,15 @@ def reconcile(
         )
         detail = _record_end(job, status, outcome, write, utcnow)
         if reached.get(job.trial_number, 0) >= job.target_resource:
+            completed = True
             continue  # it reported its target (the trial may run on in a newer job already)
         if scheduler.trial_status(job.trial_number) is not TrialStatus.RUNNING:
             continue  # the trial was paused or stopped: its job's end is expected
         if ours:  # cancelled because a hard budget limit was spent
             detail = f"stopped: the study's {budget_spent or 'hard'} budget is spent"
-        elif outcome.retryable and job.attempt < spec.trial.max_retries:
+        else:
+            early.append(EarlyEnd(job, _cause(outcome, status), detail))
+        if not ours and outcome.retryable and job.attempt < spec.trial.max_retries:
             log.warning("trial %d: %s; retrying from its last checkpoint", job.trial_number, detail)
             start = max(reached.get(job.trial_number, 0), job.start_resource)
             write.new_jobs.append(
@@ -106,7 +122,12 @@ def reconcile(
         write.decisions.append(NewDecision("fail", event, job.trial_number, detail))
         state = TrialState.STOPPED if ours else TrialState.FAILED
         write.trial_states[job.trial_number] = (state, detail)
-    return Reconciled(frozenset(ended), retried)
+    return Reconciled(frozenset(ended), retried, tuple(early), completed)
+
+
+def _cause(outcome: Outcome, status: JobStatus) -> str:
+    exit_code = "" if status.exit_code is None else f" (exit code {status.exit_code})"
+    return f"{outcome.describe}{exit_code}"
 
 
 def _record_end(

@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from slurmhpo.errors import NotFoundError
-from slurmhpo.states import ACTIVE_JOB_STATES, JobRowState, TrialState
+from slurmhpo.states import ACTIVE_JOB_STATES, JobRowState, StudyState, TrialState
 from slurmhpo.store.db import dialect_insert
 from slurmhpo.store.models import (
     Command,
@@ -36,6 +36,9 @@ from slurmhpo.store.models import (
     server_now,
 )
 from slurmhpo.store.queries import Report, json_safe
+
+STUDIES, TRIALS, JOBS = Study.__table__, Trial.__table__, Job.__table__
+OBSERVATIONS, DECISIONS, COMMANDS = Observation.__table__, Decision.__table__, Command.__table__
 
 # ---- what a cycle reads --------------------------------------------------------------------
 
@@ -150,6 +153,14 @@ def read_cycle(
     )
 
 
+def has_observations(session: Session, study_id: int) -> bool:
+    """Whether any observation of the study is stored."""
+    found = session.connection().scalar(
+        select(OBSERVATIONS.c.id).where(OBSERVATIONS.c.study_id == study_id).limit(1)
+    )
+    return found is not None
+
+
 def _segment_indexes(session: Session, jobs: Sequence[ActiveJob]) -> dict[int, int]:
     """Each job's position among its trial's jobs (0 = first): names its segment folder."""
     if not jobs:
@@ -254,8 +265,13 @@ class CycleWrite:
         self.job_updates.setdefault(job_id, {}).update(columns)
 
 
-STUDIES, TRIALS, JOBS = Study.__table__, Trial.__table__, Job.__table__
-OBSERVATIONS, DECISIONS, COMMANDS = Observation.__table__, Decision.__table__, Command.__table__
+@dataclass(frozen=True)
+class Applied:
+    """What :func:`apply_cycle_write` did that the caller cannot know beforehand."""
+
+    created: list[PendingSegment]  # the job rows it created
+    study_state: str | None  # the study's state if the write set one (finishing may fail it)
+
 
 MetricPathOf = Callable[[int, int], str]  # (trial number, segment) -> metric file path
 
@@ -268,8 +284,12 @@ def apply_cycle_write(
     *,
     backend: str,
     metric_path: MetricPathOf,
-) -> list[PendingSegment]:
-    """Store ``write`` in the caller's transaction; returns the job rows it created.
+) -> Applied:
+    """Store ``write`` in the caller's transaction.
+
+    A write that finishes the study (state ``finished``) ends it ``failed`` instead when it
+    has trials and every one of them failed: nothing was learnt, and scripts checking the
+    state or the exit code of ``slurmhpo run`` must see that.
 
     Order matters only for foreign keys: new trials first, then everything that names a
     trial by number. Observations are idempotent on (trial, resource) (the first value
@@ -314,6 +334,8 @@ def apply_cycle_write(
     if write.decisions:
         _insert_decisions(session, study_id, ids, write.decisions)
     created = _insert_jobs(session, study_id, ids, write, metric_path, backend)
+    if write.study.get("state") == StudyState.FINISHED and _all_trials_failed(session, study_id):
+        write.study["state"] = StudyState.FAILED
     if write.study:
         conn.execute(update(STUDIES).where(STUDIES.c.id == study_id).values(**write.study))
     if write.applied_commands:
@@ -323,7 +345,21 @@ def apply_cycle_write(
             .values(applied_at=server_now(), applied_by=owner, result=bindparam("text")),
             [{"row_id": cid, "text": result} for cid, result in write.applied_commands],
         )
-    return created
+    return Applied(created, write.study.get("state"))
+
+
+def _all_trials_failed(session: Session, study_id: int) -> bool:
+    total, failed = (
+        session.connection()
+        .execute(
+            select(
+                func.count(TRIALS.c.id),
+                func.count(TRIALS.c.id).filter(TRIALS.c.state == TrialState.FAILED),
+            ).where(TRIALS.c.study_id == study_id)
+        )
+        .one()
+    )
+    return bool(total) and total == failed
 
 
 def _update_by_id(session: Session, table: Table, rows: dict[int, dict[str, Any]]) -> None:

@@ -100,13 +100,13 @@ def test_a_trial_that_keeps_failing_is_marked_failed(tmp_path: Path, db_url: str
         extra_space={"fail_always": {"type": "categorical", "choices": [True]}},
         max_retries=1,
     )
-    assert run_study(path, db_url) == 0
+    assert run_study(path, db_url) == 1  # its only trial failed: so did the study
     rows = load_rows(engine_for(db_url), "toy")
     (trial,) = rows["trials"]
     assert trial.state == "failed"
     assert "exit code 3" in (trial.failure_reason or "")
     assert [job.attempt for job in rows["jobs"]] == [0, 1]
-    assert rows["study"].state == "finished"
+    assert rows["study"].state == "failed"
 
 
 def test_sync_successive_halving_retires_its_losers(tmp_path: Path, db_url: str) -> None:

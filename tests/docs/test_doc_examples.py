@@ -310,7 +310,7 @@ def test_quickstart_on_local_processes(tmp_path: Path) -> None:
     study = study_toml(
         tmp_path, name="digits-mlp", budget={"max_trials": 4, "max_concurrent": 2}, resource_max=3
     )
-    env = user_env(home, tmp_path / "studies.db", TOY_SLEEP="1.0")
+    env = user_env(home, tmp_path / "studies.db", TOY_SLEEP="3.0")
     ran = run_quickstart(study, tmp_path, env)
     assert any(" pause " in c for c in ran) and any(" resume " in c for c in ran)
 

@@ -175,12 +175,14 @@ def test_a_trial_that_keeps_failing(tmp_path: Path, env: dict[str, str]) -> None
         max_retries=1,
     )
     done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
     assert_quoted(
         done.stderr,
         "WARNING trial 0: job local-",
         "failed (exit code 3); retrying from its last checkpoint",
         "WARNING trial 0 ended: job local-",
+        f"slurmhpo: error: study '{NAME}' failed: every trial failed "
+        f"(see: slurmhpo trials {NAME} --state failed)",
     )
     shown = shell(f"slurmhpo trial {NAME} 0", env, tmp_path)
     assert shown.returncode == 0
@@ -195,6 +197,28 @@ def test_a_trial_that_keeps_failing(tmp_path: Path, env: dict[str, str]) -> None
         for log in ("stdout.log", "stderr.log"):
             assert (segments / f"segment-{number}" / log).exists()
     assert "STUDY/trials/trial-000000/segments/segment-000/stderr.log" in PAGE.read_text()
+
+
+def test_every_trial_fails_at_once(tmp_path: Path, env: dict[str, str]) -> None:
+    study = study_toml(
+        tmp_path,
+        name=NAME,
+        scheduler={"type": "fifo"},
+        budget={"max_trials": 40, "max_concurrent": 2},
+        script=tmp_path / "digits_mlp.py",  # not there
+    )
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert_quoted(
+        done.stderr,
+        f"slurmhpo: error: study '{NAME}' failed: the first ",
+        "before reporting anything, so the study ended instead of retrying every trial; fix "
+        "the trial's command or environment (slurmhpo check STUDY_FILE shows the command), "
+        "then register the study again under a new name",
+        "/stderr.log:",
+        "can't open file '",
+        "digits_mlp.py': [Errno 2] No such file or directory",
+    )
 
 
 def test_backend_slurm_without_slurm(tmp_path: Path, env: dict[str, str]) -> None:
