@@ -54,7 +54,7 @@ from slurmhpo.controller.ingest import ingest
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
 from slurmhpo.controller.submit import Submitter
-from slurmhpo.errors import SlurmhpoError
+from slurmhpo.errors import SlurmhpoError, StoreError
 from slurmhpo.paths import TrialPaths
 from slurmhpo.scheduling.base import Scheduler
 from slurmhpo.scheduling.factory import make_scheduler
@@ -80,6 +80,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 log = logging.getLogger("slurmhpo.controller")
+
+MAX_STORE_BACKOFF = 30.0  # seconds between retries while the database is unavailable
 
 
 class LeaseHeld(SlurmhpoError):
@@ -161,6 +163,7 @@ class Controller:
         self._watch = LostWatch(options.lost_after)
         self._failfast = FailFast()
         self.failure: str | None = None  # why the study ended failed, when it did
+        self._store_failures = 0  # failed cycles in a row for want of the database
         self._submitter = Submitter(
             backend,
             options.runs_dir,
@@ -234,16 +237,43 @@ class Controller:
             wake()
 
     def run(self) -> str:
-        """Open, cycle until the study ends or a stop is requested, close; returns the state."""
+        """Open, cycle until the study ends or a stop is requested, close; returns the study's
+        final state, or "interrupted".
+
+        A database that cannot be reached or is locked (a PostgreSQL restart, another process
+        holding SQLite's write lock) does not end the run: the cycle is retried, with a log
+        line and a growing pause (up to :data:`MAX_STORE_BACKOFF` s). A failed cycle wrote
+        nothing and the scheduler is rebuilt from the stored history, so nothing is lost.
+        """
         self.open()
         try:
             while not self._stop_requested:
-                if not self.cycle():
+                try:
+                    more = self.cycle()
+                except StoreError as exc:
+                    self._store_failures += 1
+                    pause = self._store_backoff()
+                    log.warning(
+                        "database error (%d in a row): %s; retrying in %.0f s",
+                        self._store_failures,
+                        exc,
+                        pause,
+                    )
+                    self.clock.sleep(pause)
+                    continue
+                if self._store_failures:
+                    log.info("the database answers again; going on")
+                    self._store_failures = 0
+                if not more:
                     break
                 self.clock.sleep(self.options.poll_interval)
         finally:
             self.close()
         return self.study.state if self.ended else "interrupted"
+
+    def _store_backoff(self) -> float:
+        doubled = self.options.poll_interval * 2 ** min(self._store_failures, 10)
+        return min(MAX_STORE_BACKOFF, max(1.0, doubled))
 
     @property
     def finished(self) -> bool:

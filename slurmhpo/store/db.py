@@ -7,7 +7,8 @@ Storage contract (what callers may rely on):
   never commit; they only add to the caller's transaction.
 - On SQLite a write transaction starts with ``BEGIN IMMEDIATE``: the write lock is taken up
   front, so a read-then-write in one block cannot be overtaken by another writer, and waiting
-  writers queue on ``busy_timeout`` (30 s) instead of failing at once. WAL mode lets readers
+  writers queue on ``busy_timeout`` (5 s) instead of failing at once; a lock held longer is a
+  StoreError (the controller logs it and retries its cycle, see ``Controller.run``). WAL mode lets readers
   run while one writer writes. Foreign keys are enforced.
 - On PostgreSQL (READ COMMITTED) state changes that must not race use conditional UPDATEs
   (row locks) or ``INSERT ... ON CONFLICT`` (see ``queries`` and ``leases``).
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Session
 from slurmhpo.errors import ConfigError, NotFoundError, StoreError
 
 ENV_VAR = "SLURMHPO_DB"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = 5_000  # then "locked": the controller logs it and retries
 _WRITE_OPTION = "slurmhpo_write"
 
 
@@ -144,7 +145,8 @@ def make_engine(url: str | URL | None = None, *, readonly: bool = False) -> Engi
     if readonly and parsed.get_backend_name() == "postgresql":
         connect_args["options"] = "-c default_transaction_read_only=on"
     try:
-        engine = create_engine(parsed, connect_args=connect_args)
+        # pre-ping: after a server restart, pooled connections are dead; test before use
+        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise ConfigError(
             "--db",

@@ -244,7 +244,9 @@ def test_a_retry_waits_while_the_study_is_paused(tmp_path: Path, db_url: str) ->
         resource_max=4,
         extra_space={"fail_once_at": {"type": "categorical", "choices": [3]}},
     )
-    proc = run_controller(tmp_path, path, db_url, toy_sleep=0.5)
+    # The segment fails at epoch 3, 4.5 s after it starts: the pause must be applied before
+    # that (on a loaded machine 1.5 s was not always enough), else the retry is not held.
+    proc = run_controller(tmp_path, path, db_url, toy_sleep=1.5)
     try:
         wait_for("a running job", lambda: active_jobs(snapshot(db_url, "toy")))
         assert "running -> paused" in command(db_url, "pause", "toy")
