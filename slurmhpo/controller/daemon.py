@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING
 from slurmhpo.backends.base import Backend
 from slurmhpo.backends.slurm_queries import SlurmQueries
 from slurmhpo.controller.build import build_controller
-from slurmhpo.controller.loop import Controller, LeaseHeld
+from slurmhpo.controller.lease import LeaseHeld
+from slurmhpo.controller.loop import Controller
 from slurmhpo.controller.studies import make_backend
 from slurmhpo.errors import SlurmhpoError, StoreError
 from slurmhpo.store.commands import active_study_names

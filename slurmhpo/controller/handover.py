@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING
 
 from slurmhpo.controller.build import build_controller
 from slurmhpo.controller.commands import ENDED_STUDY_STATES
-from slurmhpo.controller.loop import Controller, LeaseHeld
+from slurmhpo.controller.lease import LeaseHeld
+from slurmhpo.controller.loop import Controller
 from slurmhpo.controller.sbatch_controller import ControllerJob, JobQueue
 from slurmhpo.errors import SlurmhpoError
 from slurmhpo.store import leases

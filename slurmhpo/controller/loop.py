@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,9 +46,11 @@ from slurmhpo.controller.budget import spent_limit
 from slurmhpo.controller.cancels import jobs_to_cancel
 from slurmhpo.controller.clock import Clock, RealClock
 from slurmhpo.controller.commands import CommandPlan, plan_commands
+from slurmhpo.controller.ending import record_cancel, record_failure
 from slurmhpo.controller.failfast import FailFast
 from slurmhpo.controller.fill import fill
 from slurmhpo.controller.ingest import ingest
+from slurmhpo.controller.lease import LeaseHeld, take_lease
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
 from slurmhpo.controller.submit import Submitter
@@ -77,34 +77,10 @@ from slurmhpo.study import StudySpec
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session
 
 log = logging.getLogger("slurmhpo.controller")
 
 MAX_STORE_BACKOFF = 30.0  # seconds between retries while the database is unavailable
-
-
-class LeaseHeld(SlurmhpoError):
-    """Another controller drives this study."""
-
-
-def owner_is_dead_here(owner: str) -> bool:
-    """True if lease owner ``host:pid:uuid`` is a process of this host that has ended.
-
-    Unsure answers are False (another host, an unparsable owner, a pid we may not signal),
-    so the lease is then left to expire as usual. A reused pid reads as alive: safe too.
-    """
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -176,9 +152,7 @@ class Controller:
         """Take the lease, load the study, rebuild the scheduler from its history."""
         with write_session(self.engine) as session:
             study = get_study(session, self.study_name)
-            if not leases.acquire_lease(
-                session, study.id, self.owner, self.options.lease_ttl
-            ) and not self._take_over_dead_holder(session, study.id):
+            if not take_lease(session, study.id, self.owner, self.options.lease_ttl):
                 held = leases.current_lease(session, study.id)
                 holder = held[0].owner if held else "another controller"
                 raise LeaseHeld(
@@ -198,25 +172,6 @@ class Controller:
         self._submitter.may_be_submitted = {j.id for j in jobs if j.external_id is None}
         self._known_ids = [j.external_id for j in jobs if j.external_id]
         log.info("driving study %s as %s", self.study.name, self.owner)
-
-    def _take_over_dead_holder(self, session: Session, study_id: int) -> bool:
-        """Take the lease of a controller that died on THIS host (kill -9, OOM, a crash).
-
-        Without this, a controller restarted right after a crash is refused until the dead
-        one's lease expires (``lease_ttl``, 60 s by default). Only a holder whose owner id
-        names this host and a process that no longer exists is taken over; the release is
-        conditional on that exact owner, so a live controller is never displaced.
-        """
-        held = leases.current_lease(session, study_id)
-        if held is None or not owner_is_dead_here(held[0].owner):
-            return False
-        dead = held[0].owner
-        if not leases.release_lease(session, study_id, dead):
-            return False
-        taken = leases.acquire_lease(session, study_id, self.owner, self.options.lease_ttl)
-        if taken:
-            log.warning("took over the lease of %s: that process is gone", dead)
-        return taken
 
     def close(self) -> None:
         """Store the ids of jobs submitted since the last write, release the lease; running
@@ -335,7 +290,7 @@ class Controller:
         worked = bool(write.observations) or reconciled.completed
         reason = self._failfast.check(reconciled.early, worked=worked)
         if reason is not None:
-            return self._fail_study(jobs, seen, reconciled.ended, write, reason)
+            return self._fail_study(jobs, reconciled.ended, write, reason)
         live = [job for job in jobs if job.id not in reconciled.ended]
         doomed = jobs_to_cancel(live, self.scheduler, spent, self._cancelled) if act else []
         paused = self._paused | ingested.paused
@@ -469,16 +424,10 @@ class Controller:
         if ids:
             self.backend_actions += 1
             self.backend.cancel(ids)
+        write.applied_commands.extend(plan.applied)
+        trials = list(seen.trials.values())
         now = self.clock.utcnow()
-        reason = f"cancelled with the study (command {plan.cancel.id})"
-        for job in jobs:
-            write.update_job(job.id, state=JobRowState.CANCELLED, exit_reason=reason, ended_at=now)
-        for trial in seen.trials.values():
-            if trial.state in (TrialState.PENDING, TrialState.RUNNING):
-                write.trial_states[trial.number] = (TrialState.STOPPED, reason)
-        result = f"cancelled {len(ids)} job(s); the study ended"
-        write.applied_commands.extend([*plan.applied, (plan.cancel.id, result)])
-        write.study.update(state=StudyState.CANCELLED, finished_at=now)
+        result = record_cancel(write, jobs, trials, plan.cancel.id, len(ids), now)
         self._write(write, acting=True)
         self.study = dataclasses.replace(self.study, state=StudyState.CANCELLED)
         log.info("study %s: cancel (command %d): %s", self.study.name, plan.cancel.id, result)
@@ -500,7 +449,6 @@ class Controller:
     def _fail_study(
         self,
         jobs: Sequence[ActiveJob],
-        seen: CycleRead,
         ended: frozenset[int],
         write: CycleWrite,
         reason: str,
@@ -508,18 +456,8 @@ class Controller:
         """End the study ``failed`` now (:mod:`failfast`): nothing new starts, retries are
         dropped, running jobs are cancelled after the write that records it."""
         self.failure = reason
-        write.new_jobs.clear()
-        now = self.clock.utcnow()
         live = [job for job in jobs if job.id not in ended]
-        for job in live:
-            write.update_job(
-                job.id, state=JobRowState.CANCELLED, exit_reason="the study failed", ended_at=now
-            )
-        summary = reason.partition("\n")[0]
-        for number in {job.trial_number for job in jobs}:
-            if write.trial_states.get(number, (TrialState.RUNNING,))[0] == TrialState.RUNNING:
-                write.trial_states[number] = (TrialState.FAILED, summary)
-        write.study.update(state=StudyState.FAILED, finished_at=now)
+        record_failure(write, live, jobs, reason, self.clock.utcnow())
         self._write(write, acting=True)
         doomed = [job.external_id for job in live if job.external_id]
         if doomed:

@@ -8,8 +8,8 @@ Storage contract (what callers may rely on):
 - On SQLite a write transaction starts with ``BEGIN IMMEDIATE``: the write lock is taken up
   front, so a read-then-write in one block cannot be overtaken by another writer, and waiting
   writers queue on ``busy_timeout`` (5 s) instead of failing at once; a lock held longer is a
-  StoreError (the controller logs it and retries its cycle, see ``Controller.run``). WAL mode lets readers
-  run while one writer writes. Foreign keys are enforced.
+  StoreError (the controller logs it and retries its cycle, see ``Controller.run``). WAL mode
+  lets readers run while one writer writes. Foreign keys are enforced.
 - On PostgreSQL (READ COMMITTED) state changes that must not race use conditional UPDATEs
   (row locks) or ``INSERT ... ON CONFLICT`` (see ``queries`` and ``leases``).
 - :func:`read_session` never writes: on PostgreSQL its transactions are read-only, on SQLite a

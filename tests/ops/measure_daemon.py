@@ -47,7 +47,9 @@ def submit_studies(folder: Path, db_url: str, count: int, partition: str) -> lis
             slurm={"partition": partition, "gpus_per_task": 1, "time_min": 30},
         )
         command = [sys.executable, "-m", "slurmhpo.cli.main", "submit", str(path), "--db", db_url]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr}")
     return names
 
 
