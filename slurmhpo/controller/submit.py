@@ -9,6 +9,7 @@ instead of submitting it twice.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from slurmhpo.study import StudySpec
 
 log = logging.getLogger("slurmhpo.controller")
 
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+FULL_DISK_REMIND = 60  # cycles between two reminders while the disk stays full
+
 
 @dataclass
 class Submitter:
@@ -34,6 +38,7 @@ class Submitter:
     key_of: Callable[[int], str]  # job id -> the job_key the backend attaches to the job
     may_be_submitted: set[int] = field(default_factory=set)  # pending rows from before a start
     failures: int = 0
+    full_disk: int = 0  # cycles in a row the files could not be written for want of space
     calls: int = 0  # backend calls of the last :meth:`submit`
 
     def submit(
@@ -47,7 +52,12 @@ class Submitter:
         submitted = self._adopt(segments)
         fresh = [] if hold else [s for s in segments if s.id not in submitted]
         if fresh:
-            ids = self._submit([self._request(spec, s) for s in fresh])
+            try:
+                requests = [self._request(spec, s) for s in fresh]
+            except OSError as exc:  # the trial files cannot be written: keep them pending
+                self._no_space(_full_disk(exc) or exc)
+                return submitted
+            ids = self._submit(requests)
             submitted.update({s.id: ext for s, ext in zip(fresh, ids, strict=True)} if ids else {})
         return submitted
 
@@ -87,6 +97,10 @@ class Submitter:
         except ConfigError:
             raise
         except (SlurmhpoError, OSError) as exc:  # sbatch refused, slurmctld down, no fork
+            full = _full_disk(exc)
+            if full is not None:
+                self._no_space(full)
+                return []
             self.failures += 1
             if self.failures >= self.max_failures:
                 raise SlurmhpoError(
@@ -96,4 +110,34 @@ class Submitter:
             log.warning("submission failed (%s); retrying next cycle", exc)
             return []
         self.failures = 0
+        if self.full_disk:
+            log.info("the trial files can be written again under %s; submitting", self.runs_dir)
+            self.full_disk = 0
         return ids
+
+    def _no_space(self, exc: OSError) -> None:
+        """A full (or over-quota) file system is nobody's configuration error and no reason
+        to give up: the segments wait as pending rows and every cycle tries again. Said at
+        once, then every :data:`FULL_DISK_REMIND` cycles, so a long night does not flood the
+        log. Any other OSError writing the files is raised (a permission problem needs a
+        person)."""
+        if exc.errno not in FULL_DISK:
+            raise exc
+        if self.full_disk % FULL_DISK_REMIND == 0:
+            log.error(
+                "cannot write the files of new trial segments under %s: %s; their jobs wait "
+                "(pending) and are submitted once space is freed there",
+                self.runs_dir,
+                exc.strerror or exc,
+            )
+        self.full_disk += 1
+
+
+def _full_disk(exc: BaseException | None) -> OSError | None:
+    """The full-disk OSError behind ``exc`` (itself or a cause: the Slurm backend wraps
+    submitit's errors), else None."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+            return exc
+        exc = exc.__cause__
+    return None
