@@ -92,64 +92,62 @@ class CycleRead:
     first_submitted: datetime | None
 
 
+# Built once: a cycle only binds the study's id (statement construction, not the database,
+# was most of an idle cycle's cost).
+_STUDY = bindparam("study_id")
+_ACTIVE_JOBS = (
+    select(
+        JOBS.c.id,
+        JOBS.c.trial_id,
+        TRIALS.c.number,
+        JOBS.c.external_id,
+        JOBS.c.state,
+        JOBS.c.start_resource,
+        JOBS.c.target_resource,
+        JOBS.c.attempt,
+        JOBS.c.metric_path,
+        JOBS.c.metric_offset,
+        JOBS.c.submitted_at,
+        JOBS.c.started_at,
+        TRIALS.c.config,
+        TRIALS.c.reached_resource,
+        TRIALS.c.state,
+    )
+    .join(TRIALS, TRIALS.c.id == JOBS.c.trial_id)
+    .where(JOBS.c.study_id == _STUDY, JOBS.c.state.in_([s.value for s in ACTIVE_JOB_STATES]))
+    .order_by(JOBS.c.id)
+)
+_PENDING_COMMANDS = (
+    select(COMMANDS.c.id, COMMANDS.c.kind, COMMANDS.c.args)
+    .where(COMMANDS.c.study_id == _STUDY, COMMANDS.c.applied_at.is_(None))
+    .order_by(COMMANDS.c.id)
+)
+_TRIAL_COUNT = select(func.count(TRIALS.c.id)).where(TRIALS.c.study_id == _STUDY)
+_FIRST_SUBMITTED = select(func.min(JOBS.c.submitted_at)).where(JOBS.c.study_id == _STUDY)
+
+
 def read_cycle(
     session: Session, study_id: int, *, job_times: bool = False, first_submitted: bool = False
 ) -> CycleRead:
     """One cycle's reads; ``job_times`` / ``first_submitted`` only when a budget needs them."""
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                Job.id,
-                Job.trial_id,
-                Trial.number,
-                Job.external_id,
-                Job.state,
-                Job.start_resource,
-                Job.target_resource,
-                Job.attempt,
-                Job.metric_path,
-                Job.metric_offset,
-                Job.submitted_at,
-                Job.started_at,
-                Trial.config,
-                Trial.reached_resource,
-                Trial.state,
-            )
-            .join(Trial, Trial.id == Job.trial_id)
-            .where(Job.study_id == study_id, Job.state.in_([s.value for s in ACTIVE_JOB_STATES]))
-            .order_by(Job.id)
-        )
-        .all()
-    )
+    conn = session.connection()
+    study = {"study_id": study_id}
+    rows = conn.execute(_ACTIVE_JOBS, study).all()
     jobs = tuple(ActiveJob(*row[:12]) for row in rows)
     trials = {row[2]: TrialInfo(row[1], row[2], dict(row[12]), row[13], row[14]) for row in rows}
     commands = tuple(
         PendingCommand(cid, kind, dict(args or {}))
-        for cid, kind, args in session.connection().execute(
-            select(Command.id, Command.kind, Command.args)
-            .where(Command.study_id == study_id, Command.applied_at.is_(None))
-            .order_by(Command.id)
-        )
-    )
-    started = session.connection().scalar(
-        select(func.count(Trial.id)).where(Trial.study_id == study_id)
+        for cid, kind, args in conn.execute(_PENDING_COMMANDS, study)
     )
     unsubmitted = [job for job in jobs if job.external_id is None]
     return CycleRead(
         jobs=jobs,
         trials=trials,
         commands=commands,
-        started_trials=int(started or 0),
+        started_trials=int(conn.scalar(_TRIAL_COUNT, study) or 0),
         unsubmitted_segments=_segment_indexes(session, unsubmitted),
         job_times=_job_times(session, study_id) if job_times else None,
-        first_submitted=(
-            session.connection().scalar(
-                select(func.min(Job.submitted_at)).where(Job.study_id == study_id)
-            )
-            if first_submitted
-            else None
-        ),
+        first_submitted=conn.scalar(_FIRST_SUBMITTED, study) if first_submitted else None,
     )
 
 

@@ -80,6 +80,7 @@ def test_sqlite_write_lock_held_for_10_s(tmp_path: Path) -> None:
     counts = check_invariants(engine, "toy")
     engine.dispose()
     assert counts["failed_trials"] == []
+    print(f"invariants held: {counts}")  # docs/reliability.md quotes these (pytest -s)
 
 
 def _as_postgres(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -147,3 +148,4 @@ def test_postgresql_restarted_and_unreachable_for_60_s(
     counts = check_invariants(engine, "toy")
     engine.dispose()
     assert counts["failed_trials"] == []
+    print(f"invariants held: {counts}")  # docs/reliability.md quotes these (pytest -s)

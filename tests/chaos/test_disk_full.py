@@ -89,3 +89,4 @@ def test_runs_dir_fills_up_then_space_is_freed(tmp_path: Path, small_runs_dir: P
     counts = check_invariants(engine, "toy")
     engine.dispose()
     assert counts["failed_trials"] == []
+    print(f"invariants held: {counts}")  # docs/reliability.md quotes these (pytest -s)

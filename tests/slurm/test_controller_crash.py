@@ -121,7 +121,18 @@ def assert_no_orphan(rows: StudyRows, since: str) -> None:
     assert wait_until_gone_from_squeue(prefix) == []
 
 
-def test_sigkilled_controller_loses_nothing(tmp_path: Path, slurm_cluster) -> None:
+def sigkill_repeatedly(
+    tmp_path: Path,
+    slurm_cluster,
+    *,
+    kills: int,
+    seed: int,
+    max_trials: int = 14,
+    toy_sleep: float = 0.5,
+) -> tuple[StudyRows, int, str]:
+    """Drive a study with a controller SIGKILLed up to ``kills`` times at seeded moments,
+    each time restarted, then let a last one finish it; returns the study's rows, the kills
+    made and the start time (for sacct)."""
     since = time.strftime("%Y-%m-%dT%H:%M:%S")  # sacct -S takes the cluster's local time
     db_url = f"sqlite:///{tmp_path / 'studies.db'}"
     log_path = tmp_path / "controller.log"
@@ -129,36 +140,38 @@ def test_sigkilled_controller_loses_nothing(tmp_path: Path, slurm_cluster) -> No
         tmp_path,
         name="crash",
         partition=slurm_cluster.partition,
-        budget={"max_trials": 14, "max_concurrent": slurm_cluster.gpus},
-        env={"TOY_SLEEP": "0.5"},  # jobs outlive the controller's deaths
+        budget={"max_trials": max_trials, "max_concurrent": slurm_cluster.gpus},
+        env={"TOY_SLEEP": str(toy_sleep)},  # jobs outlive the controller's deaths
     )
-    rng = random.Random(SEED)
-    kills = 0
+    rng = random.Random(seed)
+    done = 0
     try:
-        for attempt in range(KILLS):
-            controller = start_controller(
-                path if attempt == 0 else "crash", db_url, log_path, poll_interval=0.5
-            )
+        for _ in range(kills):
+            # the study file each time: a kill may come before the first one registered it
+            # (a loaded machine), and registering the same study again is a no-op
+            controller = start_controller(path, db_url, log_path, poll_interval=0.5)
             try:
                 code = controller.wait(timeout=rng.uniform(*LIFETIME))
             except subprocess.TimeoutExpired:
                 controller.send_signal(signal.SIGKILL)
                 controller.wait(timeout=30)
-                kills += 1
+                done += 1
             else:
                 assert code == 0, log_path.read_text()
                 break  # finished before its kill: nothing left to interrupt
-        assert kills >= 3, "the study ended before the controller was killed 3 times"
-        finish("crash", db_url, log_path)
+        finish(path, db_url, log_path)
     finally:
         with contextlib.suppress(AssertionError, StoreError):  # no study: nothing to clean
             leftover = load_study_rows(make_engine(db_url), "crash")
             if leftover.jobs:
                 cancel_by_name_prefix(key_prefix(leftover))
+    return load_study_rows(make_engine(db_url), "crash"), done, since
 
-    rows = load_study_rows(make_engine(db_url), "crash")
+
+def assert_crashes_lost_nothing(rows: StudyRows, since: str, max_trials: int) -> None:
+    """The study finished whole: nothing lost, duplicated or orphaned (module docstring)."""
     assert rows.study.state == "finished"
-    assert len(rows.trials) == 14
+    assert len(rows.trials) == max_trials
     assert {t.state for t in rows.trials} <= {"paused", "completed"}
     # Every segment ran exactly its own epochs, once: no job was submitted twice for it.
     for job in rows.jobs:
@@ -171,6 +184,12 @@ def test_sigkilled_controller_loses_nothing(tmp_path: Path, slurm_cluster) -> No
     accounted = wait_for_sacct_ended([job.external_id for job in rows.jobs])
     assert {row["State"] for row in accounted.values()} == {"COMPLETED"}
     assert_no_orphan(rows, since)
+
+
+def test_sigkilled_controller_loses_nothing(tmp_path: Path, slurm_cluster) -> None:
+    rows, kills, since = sigkill_repeatedly(tmp_path, slurm_cluster, kills=KILLS, seed=SEED)
+    assert kills >= 3, "the study ended before the controller was killed 3 times"
+    assert_crashes_lost_nothing(rows, since, max_trials=14)
 
 
 def test_second_controller_is_refused_and_sigterm_stops_cleanly(
