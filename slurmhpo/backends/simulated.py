@@ -10,8 +10,11 @@ Semantics (benchmarks/PROTOCOL.md):
 
 * A job is a segment from resource ``r0`` (``SLURMHPO_START_RESOURCE``) to ``r``
   (``SLURMHPO_TARGET_RESOURCE``) of the configuration in the ``SLURMHPO_CONFIG`` file. It starts
-  at once (no queue) on one of ``workers`` worker slots and costs ``time(x, r) - time(x, r0)``
-  simulated seconds: a resumed trial continues from its checkpoint at no extra cost.
+  at once on one of ``workers`` worker slots, or, given a ``queue_wait`` model
+  (:mod:`slurmhpo.backends.queue_wait`), after a wait drawn from it (PENDING meanwhile; the
+  wait counts against the deadline, not as busy worker time), and costs ``time(x, r) -
+  time(x, r0)`` simulated seconds: a resumed trial continues from its checkpoint at no extra
+  cost, but waits in the queue again, as a new Slurm job would.
 * The report of epoch ``e`` is appended to the job's ``SLURMHPO_METRIC_FILE``, in the trial-side
   line format (``slurmhpo.trial``), at the simulated instant ``e`` finishes, with
   ``time`` = that instant as a Unix timestamp on :attr:`SimClock.origin`.
@@ -43,6 +46,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from slurmhpo.backends.base import JobState, JobStatus, SegmentRequest
+from slurmhpo.backends.queue_wait import QueueWait
 from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.trial import ENV_CONFIG, ENV_METRIC_FILE, ENV_RESOURCE_NAME, ENV_START, ENV_TARGET
 
@@ -100,6 +104,7 @@ class SimStats:
     jobs: int = 0
     slots_used: set[int] = field(default_factory=set)
     peak_running: int = 0
+    queued_seconds: float = 0.0  # job-seconds spent waiting in the queue, up to the deadline
 
 
 class SimClock:
@@ -169,6 +174,7 @@ class SimulatedBackend:
         clock: SimClock,
         workers: int,
         wake_resources: frozenset[int] | None = None,
+        queue_wait: QueueWait | None = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError("workers", f"must be an integer >= 1, got {workers!r}")
@@ -176,6 +182,7 @@ class SimulatedBackend:
         self.clock = clock
         self.workers = workers
         self.wake_resources = wake_resources
+        self.queue_wait = None if queue_wait is None or queue_wait.none else queue_wait
         self.stats = SimStats()
         self._jobs: dict[str, _SimJob] = {}
         self._running: dict[str, _SimJob] = {}
@@ -258,7 +265,7 @@ class SimulatedBackend:
             raise SlurmhpoError(f"simulated segment {start}->{target} outside 0..{self.task.r_max}")
         epochs = list(range(start + 1, target + 1))
         curve = self.task.evaluate(config, epochs)
-        now = self.clock.now()
+        now = self.clock.now() + self._wait()  # the job starts once its queue wait is over
         base = self.task.cumulative_time(config, start)
         external_id = f"sim-{self.stats.jobs}"
         used = {job.slot for job in self._running.values()}
@@ -281,6 +288,17 @@ class SimulatedBackend:
         self.stats.peak_running = max(self.stats.peak_running, len(self._running))
         return external_id
 
+    def _wait(self) -> float:
+        """This job's queue wait (counted against the deadline, not as busy worker time)."""
+        if self.queue_wait is None:
+            return 0.0
+        wait = self.queue_wait.draw()
+        limit = math.inf if self.clock.deadline is None else self.clock.deadline
+        self.stats.queued_seconds += max(
+            0.0, min(self.clock.now() + wait, limit) - self.clock.now()
+        )
+        return wait
+
     def _line(self, job: _SimJob, index: int) -> str:
         value = job.values[index]
         record: dict[str, Any] = {
@@ -300,4 +318,6 @@ class SimulatedBackend:
         started = self.clock.origin + timedelta(seconds=job.started)
         ended = None if job.ended is None else self.clock.origin + timedelta(seconds=job.ended)
         exit_code = 0 if job.state is JobState.COMPLETED else None
+        if job.state is JobState.RUNNING and self.clock.now() < job.started:
+            return JobStatus(JobState.PENDING)  # still queued
         return JobStatus(job.state, exit_code=exit_code, started_at=started, ended_at=ended)

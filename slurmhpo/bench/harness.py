@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slurmhpo.backends.queue_wait import parse_queue_wait
 from slurmhpo.backends.simulated import SimClock, SimulatedBackend
 from slurmhpo.bench.base import CurveTask
 from slurmhpo.controller.build import build_controller
@@ -105,6 +106,13 @@ class RunResult:
     slots_used: int
     peak_running: int
     runtime_s: float  # real seconds the simulation took (method compute + surrogate + store)
+    queue_wait: str = "0"  # the queue-wait model (slurmhpo.backends.queue_wait)
+    queued_seconds: float = 0.0  # job-seconds spent queued, up to B
+
+    @property
+    def queued_share(self) -> float:
+        """Queued job-seconds / (W x B): the share of the workers' budget spent waiting."""
+        return self.queued_seconds / (self.workers * self.budget) if self.budget > 0 else 0.0
 
     @property
     def utilisation(self) -> float:
@@ -165,6 +173,7 @@ def simulate(
     budget: float,
     exact: bool = False,
     max_trials: int | None = None,
+    queue_wait: str = "0",
 ) -> RunResult:
     """Run ``method`` on ``task`` for ``budget`` simulated seconds with ``workers`` workers.
 
@@ -185,7 +194,8 @@ def simulate(
             )
             clock = SimClock(deadline=budget)
             wake = None if exact else method.wake_resources(task.r_min, task.r_max)
-            backend = SimulatedBackend(task, clock, workers, wake)
+            waits = parse_queue_wait(queue_wait, seed=seed)
+            backend = SimulatedBackend(task, clock, workers, wake, waits)
             build_controller(
                 engine,
                 spec.name,
@@ -213,6 +223,8 @@ def simulate(
         slots_used=len(stats.slots_used),
         peak_running=stats.peak_running,
         runtime_s=time.perf_counter() - began,
+        queue_wait=queue_wait,
+        queued_seconds=stats.queued_seconds,
     )
 
 

@@ -80,6 +80,8 @@ def run_summary(run: RunResult, final_only: bool) -> dict[str, Any]:
         "trials": run.trials,
         "epochs": run.epochs,
         "utilisation": run.utilisation,
+        "queue_wait": run.queue_wait,
+        "queued_share": run.queued_share,
         "workers_used": run.slots_used,
         "peak_running": run.peak_running,
         "sim_runtime_s": run.runtime_s,

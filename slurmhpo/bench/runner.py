@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from slurmhpo.backends.queue_wait import parse_queue_wait
 from slurmhpo.bench.base import CurveTask
 from slurmhpo.bench.budget import Budget, reference_budget
 from slurmhpo.bench.harness import Method, RunResult, simulate
@@ -174,6 +175,7 @@ class BenchConfig:
     budget_seconds: float | None = None  # override B (tests, quick looks); None: PROTOCOL's
     exact: bool = False  # wake the controller at every epoch end (see simulate)
     max_trials: int | None = None  # also end each study after this many trials
+    queue_wait: str = "0"  # each job's queue wait (slurmhpo.backends.queue_wait)
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -186,6 +188,7 @@ class BenchConfig:
             raise ConfigError("--max-trials", f"must be >= 1, got {self.max_trials}")
         if self.budget_seconds is not None and not self.budget_seconds > 0:
             raise ConfigError("--budget-seconds", f"must be > 0, got {self.budget_seconds}")
+        parse_queue_wait(self.queue_wait)  # a bad model is refused before any run
 
 
 class TaskCache:
@@ -244,6 +247,7 @@ def run_grid(
                         budget=budget,
                         exact=config.exact,
                         max_trials=config.max_trials,
+                        queue_wait=config.queue_wait,
                     )
                     done += 1
                     if progress is not None:

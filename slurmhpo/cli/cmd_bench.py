@@ -75,6 +75,13 @@ def register(subparsers: Any) -> None:
         "(slower; same results)",
     )
     parser.add_argument(
+        "--queue-wait",
+        default="0",
+        metavar="WAIT",
+        help="each job waits in the queue before it starts: SECONDS, lognormal:MEAN,SIGMA "
+        "or trace:FILE.csv with submit,start columns (default 0: no wait)",
+    )
+    parser.add_argument(
         "--data-dir", default=None, help="YAHPO data (else $SLURMHPO_YAHPO_DATA, else default)"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="write JSON")
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         budget_seconds=args.budget_seconds,
         exact=args.exact,
         max_trials=args.max_trials,
+        queue_wait=args.queue_wait,
     )
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
         if path is not None and not path.parent.exists():
@@ -162,6 +170,7 @@ def _write_json(
             "seeds": config.seeds,
             "workers": config.workers,
             "budget_factor": config.budget_factor,
+            "queue_wait": config.queue_wait,
         },
         "budgets": budgets,
         "runs": [run_summary(r, final_only.get(r.method, False)) for r in runs],
