@@ -146,6 +146,27 @@ def write_atomic(path: Path | str, data: bytes | str, *, durable: bool = True) -
         _fsync_directory(target.parent)
 
 
+def make_private_dir(directory: Path | str) -> Path:
+    """Create ``directory`` (and missing parents) and make it 0700: only its owner may enter.
+
+    For folders that hold secrets (submitit's pickles carry the trial's environment and the
+    controller job's database URL). An existing folder is tightened too, since an older
+    slurmhpo or the umask may have left it readable by others. Returns the path.
+    """
+    path = Path(directory)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        try:
+            path.chmod(0o700)
+        except PermissionError:
+            raise ConfigError(
+                "runs_dir",
+                f"{path} holds job files that must be private, but it belongs to another user",
+                "give each user their own runs_dir",
+            ) from None
+    return path
+
+
 def _fsync_directory(directory: Path) -> None:
     """Persist a rename in ``directory``; some file systems refuse, which costs only durability."""
     try:

@@ -22,9 +22,10 @@ is transient: UNKNOWN for what it would have answered, and the next calls back o
 queries live in :class:`~slurmhpo.backends.slurm_queries.SlurmQueries`, which the backends of
 many studies can share (the daemon answers all their polls of a round with one pair of calls).
 
-Files: submitit's pickles and logs under ``<root>/submitit/<job id>/``; the command's
-stdout/stderr in ``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir``
-must be on a file system the compute nodes share.
+Files: submitit's pickles and logs under ``<root>/submitit/<job id>/`` (``root`` is made
+0700: the pickles hold the trial's environment); the command's stdout/stderr in
+``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir`` must be on a file
+system the compute nodes share.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from slurmhpo.backends.keys import KeyIndex, check_job_key
 from slurmhpo.backends.slurm_queries import COMMAND_TIMEOUT_S, JOB_ID, SlurmQueries
 from slurmhpo.backends.slurm_task import SegmentTask, run_segment
 from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.paths import make_private_dir
 from slurmhpo.sbatch_options import check_sbatch_extra
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ class SlurmBackend:
         return ids
 
     def _submit_group(self, group: list[SegmentRequest]) -> list[str]:
+        make_private_dir(self.root)  # submitit's pickles hold the trial's environment
         array = len(group) > 1
         name = f"{group[0].job_key}+{len(group) - 1}" if array else group[0].job_key
         submitted_at = time.time()

@@ -73,8 +73,16 @@ def resolve_url(url: str | URL | None = None) -> URL:
     return parsed
 
 
-def display_url(url: URL) -> str:
-    """The URL as shown in messages: password hidden."""
+def display_url(url: URL | str) -> str:
+    """The URL as shown in messages, reprs and logs: password hidden (``***``).
+
+    A string that does not parse as a URL is not shown at all: it may be a password.
+    """
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return "<a database URL that does not parse>"
     return url.render_as_string(hide_password=True)
 
 

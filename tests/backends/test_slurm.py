@@ -96,6 +96,15 @@ def test_extra_options_are_passed_as_data(slurm_jobs: Jobs) -> None:
     assert f"Comment={comment}" in shown
 
 
+def test_the_backend_folder_is_private(slurm_jobs: Jobs) -> None:
+    """submitit's pickles under it carry the trial's environment (trial.env may hold tokens)."""
+    request = slurm_jobs.request("s.private", "pass", {"TOKEN": "t0ken"})
+    (job,) = slurm_jobs.submit([request])
+    root = slurm_jobs.backend.root
+    assert root.stat().st_mode & 0o777 == 0o700
+    assert any(b"t0ken" in path.read_bytes() for path in root.rglob("*.pkl")), job
+
+
 def test_sbatch_failure_raises(slurm_jobs: Jobs) -> None:
     request = slurm_jobs.request("s.nowhere", "pass", partition="no-such-partition")
     with pytest.raises(SlurmhpoError, match="sbatch failed"):
