@@ -495,7 +495,7 @@ class Controller:
         self, session: Session, trial: Trial, start: int, target: int, *, attempt: int
     ) -> Job:
         segment = runtime.segment_count(session, trial)
-        paths = TrialPaths(self.options.runs_dir, self.spec.name, trial.number)
+        paths = TrialPaths(self.options.runs_dir, self.study.run_key, trial.number)
         return runtime.create_job(
             session,
             trial,
@@ -556,6 +556,7 @@ class Controller:
         return build_request(
             self.spec,
             self.options.runs_dir,
+            study=self.study,
             trial=trial.number,
             config=dict(trial.config),
             start=job.start_resource,

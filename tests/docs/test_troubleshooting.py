@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from controller_helpers import study_toml
@@ -21,6 +22,9 @@ from docs_helpers import shell, start, stop, user_env, wait_for
 from slurmhpo import __version__
 from slurmhpo.store.db import make_engine
 from slurmhpo.store.migrate import head_revision, upgrade
+
+if TYPE_CHECKING:
+    from tests.conftest import SlurmCluster
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
 NAME = "digits-mlp"
@@ -80,12 +84,12 @@ def test_old_and_new_schema(tmp_path: Path, env: dict[str, str]) -> None:
         "run: slurmhpo db upgrade --db sqlite:////",
     )
     with sqlite3.connect(db) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '0003'")
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
     done = shell("slurmhpo studies", env, tmp_path)
     assert done.returncode == 3
     assert_quoted(
         done.stderr,
-        f"is at schema revision 0003, which this slurmhpo ({__version__}) does not know: a newer "
+        f"is at schema revision 0099, which this slurmhpo ({__version__}) does not know: a newer "
         "slurmhpo wrote it; upgrade slurmhpo (pip install -U slurmhpo) instead of using this "
         "older version",
     )
@@ -134,8 +138,9 @@ def test_lease_held_then_ended_study_then_a_changed_file(
     assert done.returncode == 2
     assert_quoted(
         done.stderr,
-        f"slurmhpo: error: name: a different study named '{NAME}' is already in the database "
-        f"(rename this study, or continue the stored one with: slurmhpo run {NAME})",
+        f"slurmhpo: error: name: a different study named '{NAME}' is already in the database, "
+        f"and jobs of it have started (rename this study, or continue the stored one with: "
+        f"slurmhpo run {NAME})",
     )
 
 
@@ -190,11 +195,17 @@ def test_a_trial_that_keeps_failing(tmp_path: Path, env: dict[str, str]) -> None
         "failure: job local-",
         "JOB  BACKEND  EXTERNAL_ID                         STATE   RESOURCES  ATTEMPT  EXIT_REASON",
     )
-    segments = tmp_path / "runs" / NAME / "trials" / "trial-000000" / "segments"
+    status = shell(f"slurmhpo status {NAME}", env, tmp_path)
+    (files,) = [line for line in status.stdout.splitlines() if line.startswith("files: ")]
+    run_dir = Path(files.removeprefix("files: "))
+    assert run_dir.parent == tmp_path / "runs" and run_dir.name.startswith(f"{NAME}-")
+    segments = run_dir / "trials" / "trial-000000" / "segments"
     for number in ("000", "001"):
         for log in ("stdout.log", "stderr.log"):
             assert (segments / f"segment-{number}" / log).exists()
-    assert "STUDY/trials/trial-000000/segments/segment-000/stderr.log" in PAGE.read_text()
+    page = PAGE.read_text()
+    assert "STUDY-XXXXXXXXXXXX/trials/trial-000000/segments/segment-000/stderr.log" in page
+    assert "`slurmhpo status STUDY` prints it as `files:`" in page
 
 
 def test_backend_slurm_without_slurm(tmp_path: Path, env: dict[str, str]) -> None:
@@ -239,7 +250,7 @@ def test_plot_without_matplotlib(tmp_path: Path, env: dict[str, str]) -> None:
 
 @pytest.mark.slurm
 def test_sbatch_refuses_a_bad_partition(
-    slurm_cluster: object, tmp_path: Path, env: dict[str, str]
+    slurm_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str]
 ) -> None:
     study = study_toml(
         tmp_path,
@@ -260,3 +271,12 @@ def test_sbatch_refuses_a_bad_partition(
         "slurmhpo: error: could not submit jobs 3 times in a row: "
         "sbatch failed for shpo-digits-mlp-",
     )
+    # fixed, the file replaces the stored study: none of its jobs started
+    study.write_text(study.read_text().replace('"nosuchpart"', f'"{slurm_cluster.partition}"'))
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert_quoted(
+        done.stderr,
+        "WARNING replaced study digits-mlp by the new file: none of its jobs had started",
+    )
+    assert "finished; best trial 0" in done.stdout
