@@ -19,21 +19,30 @@ from slurmhpo.controller.rundir import MARKER, RunDir, UntrustedStudy
 BUDGET = {"max_trials": 4, "max_concurrent": 2}
 
 
-def run(target: str | Path, db: Path) -> int:
-    return main(["run", str(target), "--db", f"sqlite:///{db}", "--poll-interval", "0.1", "-q"])
+def run(target: str | Path, url: str) -> int:
+    return main(["run", str(target), "--db", url, "--poll-interval", "0.1", "-q"])
 
 
 def lines_of(path: str) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
-def test_a_new_study_of_an_old_name_reads_none_of_the_old_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("second_db", ["sqlite", "postgresql"])
+def test_a_new_study_of_an_old_name_reads_none_of_the_old_files(
+    tmp_path: Path, second_db: str, request: pytest.FixtureRequest
+) -> None:
     study = study_toml(tmp_path, scheduler={"type": "fifo"}, budget=BUDGET, resource_max=3)
-    assert run(study, tmp_path / "first.db") == 0
-    assert run(study, tmp_path / "second.db") == 0  # same file, same runs_dir, new database
+    first_url = f"sqlite:///{tmp_path / 'first.db'}"
+    second_url = (
+        f"sqlite:///{tmp_path / 'second.db'}"
+        if second_db == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    assert run(study, first_url) == 0
+    assert run(study, second_url) == 0  # same file, same runs_dir, new database
 
-    first = load_rows(engine_for(f"sqlite:///{tmp_path / 'first.db'}"), "toy")
-    second = load_rows(engine_for(f"sqlite:///{tmp_path / 'second.db'}"), "toy")
+    first = load_rows(engine_for(first_url), "toy")
+    second = load_rows(engine_for(second_url), "toy")
     assert first["study"].uid != second["study"].uid
     assert {j.metric_path for j in first["jobs"]}.isdisjoint(j.metric_path for j in second["jobs"])
     created = second["study"].created_at
