@@ -12,16 +12,20 @@ import os
 import signal
 import sqlite3
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from controller_helpers import study_toml
 from docs_helpers import shell, start, stop, user_env, wait_for
+from sqlalchemy import MetaData
 
 from slurmhpo import __version__
+from slurmhpo.controller.studies import resolve_paths
 from slurmhpo.store.db import make_engine
 from slurmhpo.store.migrate import head_revision, upgrade
+from slurmhpo.study import load_study
 
 if TYPE_CHECKING:
     from tests.conftest import SlurmCluster
@@ -249,6 +253,62 @@ def test_plot_without_matplotlib(tmp_path: Path, env: dict[str, str]) -> None:
 
 
 @pytest.mark.slurm
+def _legacy_study(db: Path, study: Path, cwd: Path) -> None:
+    """The study registered by a slurmhpo of schema 0002 (no identity, no marker), then the
+    database upgraded, as a user upgrading slurmhpo would."""
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine, "0002")
+    spec = resolve_paths(load_study(study), cwd).to_dict()
+    now = datetime.now(timezone.utc)
+    tables = MetaData()
+    with engine.begin() as conn:
+        tables.reflect(conn)
+        conn.execute(
+            tables.tables["studies"].insert(),
+            [
+                {
+                    "name": NAME, "spec": spec, "metric": "loss", "mode": "min",
+                    "state": "registered", "last_decision_seq": 0, "created_at": now,
+                    "updated_at": now, "finished_at": None,
+                }
+            ],
+        )  # fmt: skip
+    upgrade(engine)
+    engine.dispose()
+
+
+def test_a_study_from_before_schema_0003_is_registered_again_from_its_file(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Its folder keeps its old name (its files are there); a controller refuses it until the
+    user registers it from its file; a second old study of that name, in another database
+    with the same runs_dir, finds the folder taken."""
+    study = study_toml(tmp_path, name=NAME, budget={"max_trials": 2}, resource_max=2)
+    _legacy_study(tmp_path / "studies.db", study, tmp_path)
+    done = shell(f"slurmhpo run {NAME} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr,
+        "has no slurmhpo-study.json: study 'digits-mlp' was not registered here by this user "
+        "(or by a slurmhpo older than its database schema 0003) (register it from its study "
+        "file: slurmhpo run STUDY.toml (the file named 'digits-mlp'; it must equal the stored "
+        "study))",
+    )
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 0 and "finished; best trial" in done.stdout, done.stderr
+    assert (tmp_path / "runs" / NAME / "trials" / "trial-000001").is_dir()
+
+    other_db = tmp_path / "other.db"
+    _legacy_study(other_db, study, tmp_path)
+    done = shell(f"slurmhpo run {study}", {**env, "SLURMHPO_DB": f"sqlite:///{other_db}"}, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr,
+        f"/runs/{NAME} holds the files of another study ('{NAME}', uid ",
+        "give this study another runs_dir, or delete ",
+    )
+
+
 def test_sbatch_refuses_a_bad_partition(
     slurm_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str]
 ) -> None:
