@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_helpers import engine_for, load_rows, study_toml
+from controller_helpers import engine_for, load_rows, study_toml, tamper_spec
 
 from slurmhpo.cli.main import main
 from slurmhpo.store import leases
@@ -31,13 +31,7 @@ def run(target: str | Path, db: Path) -> int:
 
 
 def tamper(db: Path, change: dict[str, Any]) -> None:
-    """What anyone who can write the database could do to the stored study."""
-    with write_session(engine_for(f"sqlite:///{db}")) as session:
-        study = get_study(session, "toy")
-        spec = dict(study.spec)
-        for table, values in change.items():
-            spec[table] = {**spec.get(table, {}), **values}
-        study.spec = spec
+    tamper_spec(f"sqlite:///{db}", "toy", change)
 
 
 @pytest.fixture
