@@ -4,7 +4,7 @@ One class, :class:`TrialPaths`, names every file of a trial so that the controll
 backends and the trial side never spell a path twice. Layout under a root directory chosen by
 the controller (the default root is the controller's business, not this module's)::
 
-    <root>/<study>/trials/trial-000007/
+    <root>/<study folder>/trials/trial-000007/
         config.json              the configuration, written once, atomically, by the controller
         metrics.jsonl            one JSON object per line, appended by the trial's jobs
         checkpoints/             checkpoint-000000003.pkl, checkpoint-000000004.bin, ...
@@ -12,9 +12,11 @@ the controller (the default root is the controller's business, not this module's
             stdout.log
             stderr.log
 
-Study names and trial numbers are checked, never escaped: a name that is not a plain path
+The study folder is the study's *run key* (``<name>-<uid prefix>``: the controller chooses it,
+see ``slurmhpo.controller.rundir``), so two studies of one name never share files. Folder
+names and trial numbers are checked, never escaped: a name that is not a plain path
 component (``/``, ``..``, leading dot, spaces, ...) is refused with a :class:`ConfigError`, so
-two different studies can never map to the same directory and no name escapes ``root``.
+no name escapes ``root``.
 
 :func:`write_atomic` is the one way to write a file that another process may read at any
 moment (config files, checkpoints): readers see the old content or the new one, never a mix.
@@ -33,25 +35,26 @@ from pathlib import Path
 
 from slurmhpo.errors import ConfigError
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a name plus "-" and a uid prefix
 _CHECKPOINT = re.compile(r"checkpoint-(\d{9})\.(pkl|bin)")
 _TEMP_MARK = ".tmp-"
 MAX_RESOURCE = 999_999_999  # checkpoint names hold 9 digits, so they sort as text too
 
 
-def check_study_name(study: str) -> str:
-    """Return ``study`` unchanged if it is safe as one path component, else raise ConfigError.
+def check_folder_name(folder: str) -> str:
+    """Return ``folder`` if it is safe as one path component, else raise ConfigError.
 
-    Safe means 1 to 100 characters of letters, digits, ``.``, ``_`` and ``-``, starting with
-    a letter or digit: no separators, no ``..``, no hidden names, nothing a shell must quote.
+    Safe means 1 to 150 characters (a study name of up to 100 and its uid suffix) of letters,
+    digits, ``.``, ``_`` and ``-``, starting with a letter or digit: no separators, no ``..``,
+    no hidden names, nothing a shell must quote.
     """
-    if not isinstance(study, str) or _NAME.fullmatch(study) is None:
+    if not isinstance(folder, str) or _FOLDER.fullmatch(folder) is None:
         raise ConfigError(
-            "name",
-            f"study name {study!r} is not usable as a directory name",
-            "use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "run_key",
+            f"study folder {folder!r} is not usable as a directory name",
+            "use 1-150 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
-    return study
+    return folder
 
 
 def check_trial_number(trial: int) -> int:
@@ -146,6 +149,27 @@ def write_atomic(path: Path | str, data: bytes | str, *, durable: bool = True) -
         _fsync_directory(target.parent)
 
 
+def make_private_dir(directory: Path | str) -> Path:
+    """Create ``directory`` (and missing parents) and make it 0700: only its owner may enter.
+
+    For folders that hold secrets (submitit's pickles carry the trial's environment and the
+    controller job's database URL). An existing folder is tightened too, since an older
+    slurmhpo or the umask may have left it readable by others. Returns the path.
+    """
+    path = Path(directory)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        try:
+            path.chmod(0o700)
+        except PermissionError:
+            raise ConfigError(
+                "runs_dir",
+                f"{path} holds job files that must be private, but it belongs to another user",
+                "give each user their own runs_dir",
+            ) from None
+    return path
+
+
 def _fsync_directory(directory: Path) -> None:
     """Persist a rename in ``directory``; some file systems refuse, which costs only durability."""
     try:
@@ -162,10 +186,12 @@ def _fsync_directory(directory: Path) -> None:
 
 @dataclass(frozen=True)
 class TrialPaths:
-    """Every file of trial ``trial`` of study ``study`` under ``root``; computing names has no I/O.
+    """Every file of trial ``trial`` of a study under ``root``; computing names has no I/O.
 
-    Construction validates the study name and trial number (ConfigError otherwise). Nothing
-    is created on disk until a caller asks, e.g. with :meth:`make_dirs`.
+    ``study`` is the study's folder name: the controller passes the study's run key, never
+    its bare name (see the module docstring). Construction validates it and the trial
+    number (ConfigError otherwise). Nothing is created on disk until a caller asks, e.g. with
+    :meth:`make_dirs`.
     """
 
     root: Path
@@ -174,7 +200,7 @@ class TrialPaths:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
-        check_study_name(self.study)
+        check_folder_name(self.study)
         check_trial_number(self.trial)
 
     @property

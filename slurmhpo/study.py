@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader, describe
+from slurmhpo.sbatch_options import check_sbatch_extra
 from slurmhpo.space import SearchSpace
 
 if sys.version_info >= (3, 11):
@@ -26,15 +27,6 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-SBATCH_OPTION = re.compile(r"^[a-z][a-z0-9_-]*$")
-# Options slurmhpo sets itself; letting `extra` override them would break its bookkeeping.
-MANAGED_SBATCH_OPTIONS = frozenset(
-    {
-        "partition", "gres", "gpus", "gpus_per_node", "gpus_per_task", "cpus_per_task",
-        "mem", "time", "account", "qos", "output", "error", "job_name", "array",
-        "signal", "wrap", "chdir", "ntasks", "nodes", "open_mode",
-    }
-)  # fmt: skip
 BACKENDS = ("auto", "local", "slurm")
 
 
@@ -319,7 +311,7 @@ def _parse_slurm(table: Mapping[str, Any]) -> SlurmOptions:
         account=reader.get("account", str, default=None),
         qos=reader.get("qos", str, default=None),
         setup=tuple(_strings(setup, "slurm.setup")),
-        extra=_parse_extra(extra),
+        extra=check_sbatch_extra(extra),
     )
     reader.finish()
     if options.gpus_per_task < 0:
@@ -332,29 +324,6 @@ def _strings(values: list[Any], path: str) -> list[str]:
         if not isinstance(value, str):
             raise ConfigError(f"{path}[{i}]", f"must be a string, got {describe(value)}")
     return list(values)
-
-
-def _parse_extra(extra: Mapping[str, Any]) -> dict[str, str | int]:
-    """Extra sbatch options: names checked, values passed as data, never through a shell."""
-    checked: dict[str, str | int] = {}
-    for key, value in extra.items():
-        option = key.replace("-", "_")
-        if not SBATCH_OPTION.match(key):
-            raise ConfigError(f"slurm.extra.{key}", "is not a valid sbatch option name")
-        if option in MANAGED_SBATCH_OPTIONS:
-            raise ConfigError(
-                f"slurm.extra.{key}",
-                "is set by slurmhpo itself",
-                "use the matching [slurm] setting instead",
-            )
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ConfigError(
-                f"slurm.extra.{key}", f"must be a string or integer, got {describe(value)}"
-            )
-        if isinstance(value, str) and any(ch in value for ch in "\n\r\0"):
-            raise ConfigError(f"slurm.extra.{key}", "must be a single line")
-        checked[option] = value
-    return checked
 
 
 def _parse_initial_configs(values: list[Any], space: SearchSpace) -> tuple[dict[str, Any], ...]:

@@ -22,19 +22,19 @@ is transient: UNKNOWN for what it would have answered, and the next calls back o
 queries live in :class:`~slurmhpo.backends.slurm_queries.SlurmQueries`, which the backends of
 many studies can share (the daemon answers all their polls of a round with one pair of calls).
 
-Files: submitit's pickles and logs under ``<root>/submitit/<job id>/``; the command's
-stdout/stderr in ``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir``
-must be on a file system the compute nodes share.
+Files: submitit's pickles and logs under ``<root>/submitit/<job id>/`` (``root`` is made
+0700: the pickles hold the trial's environment); the command's stdout/stderr in
+``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir`` must be on a file
+system the compute nodes share.
 """
 
 from __future__ import annotations
 
 import getpass
 import logging
-import re
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,41 +45,12 @@ from slurmhpo.backends.keys import KeyIndex, check_job_key
 from slurmhpo.backends.slurm_queries import COMMAND_TIMEOUT_S, JOB_ID, SlurmQueries
 from slurmhpo.backends.slurm_task import SegmentTask, run_segment
 from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.paths import make_private_dir
+from slurmhpo.sbatch_options import check_sbatch_extra
 
 logger = logging.getLogger(__name__)
 
-_OPTION = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
-# sbatch options the backend sets itself; letting `extra` change them would break bookkeeping.
-_RESERVED = frozenset(
-    {"array", "job-name", "output", "error", "open-mode", "signal", "wrap", "parsable"}
-    | {"test-only", "partition", "time", "cpus-per-task", "mem", "gpus-per-node"}
-    | {"account", "qos", "export", "get-user-env"}
-)
 _BENIGN_SCANCEL = ("already completing or completed", "invalid job id")
-
-
-def check_extra(extra: Mapping[str, str | int]) -> dict[str, str | int]:
-    """Validate additional sbatch options, passed as data (one quoted ``#SBATCH`` line each).
-
-    Names are long option names (``constraint``, ``mail_type`` or ``mail-type``); options the
-    backend sets itself are refused, and so are values with control characters (a newline
-    would start a new line of the batch script).
-    """
-    checked: dict[str, str | int] = {}
-    for name, value in extra.items():
-        option = str(name).replace("_", "-")
-        if _OPTION.fullmatch(str(name)) is None or option in _RESERVED:
-            raise ConfigError(
-                f"slurm.extra.{name}",
-                "is not an sbatch option slurmhpo can pass through",
-                f"use a long sbatch option name other than {', '.join(sorted(_RESERVED))}",
-            )
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ConfigError(f"slurm.extra.{name}", f"{value!r} is not a str or int")
-        if isinstance(value, str) and any(ord(char) < 32 or ord(char) == 127 for char in value):
-            raise ConfigError(f"slurm.extra.{name}", "contains a control character", "remove it")
-        checked[option] = value
-    return checked
 
 
 def _group_key(resources: Resources) -> tuple[Any, ...]:
@@ -110,7 +81,7 @@ def _parameters(resources: Resources, job_name: str, count: int) -> dict[str, An
         "use_srun": False,
         "array_parallelism": max(1, count),
         "setup": list(resources.setup),
-        "additional_parameters": check_extra(resources.extra),
+        "additional_parameters": check_sbatch_extra(resources.extra),
     }
     if resources.partition:
         params["partition"] = resources.partition
@@ -172,6 +143,7 @@ class SlurmBackend:
         return ids
 
     def _submit_group(self, group: list[SegmentRequest]) -> list[str]:
+        make_private_dir(self.root)  # submitit's pickles hold the trial's environment
         array = len(group) > 1
         name = f"{group[0].job_key}+{len(group) - 1}" if array else group[0].job_key
         submitted_at = time.time()

@@ -20,7 +20,8 @@ SUMMARY has
 
 With STUDY: ``{"schema_version": 1, "study": DETAIL}`` where DETAIL has
   ``name``, ``state``, ``metric``, ``mode``, ``created_at``, ``finished_at``, ``now`` (the DB
-  server's time this snapshot was taken at);
+  server's time this snapshot was taken at), ``run_dir`` (the folder of the study's files:
+  its runs_dir and run key);
   ``trials``: ``{"total": int, "by_state": {STATE: int for every trial state}}``;
   ``rungs``: ``{"kind": "rungs" | "epochs", "levels": [int], "brackets": [{"bracket": int or
   null, "occupancy": [{"resource": int, "trials": int}]}]}``: how many trials were observed at
@@ -65,6 +66,7 @@ from slurmhpo.cli.common import (
 )
 from slurmhpo.cli.table import format_table
 from slurmhpo.controller.budget import gpu_hours
+from slurmhpo.controller.studies import run_dir_of
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling import levels as level_rules
 from slurmhpo.states import JobRowState
@@ -176,6 +178,7 @@ def study_detail(session: Session, study: Study) -> dict[str, Any]:
         "created_at": json_time(study.created_at),
         "finished_at": json_time(study.finished_at),
         "now": json_time(now),
+        "run_dir": str(run_dir_of(study, spec).path),
         "trials": {
             "total": sum(counts.values()),
             "by_state": {state: counts.get(state, 0) for state in TRIAL_STATES},
@@ -332,6 +335,7 @@ def render_detail(d: dict[str, Any]) -> str:
     by_state = "  ".join(f"{k} {v}" for k, v in d["trials"]["by_state"].items() if v)
     lines.append(f"trials: {d['trials']['total']}  {by_state}".rstrip())
     lines.append(f"jobs: {d['jobs']['running']} running, {d['jobs']['pending']} pending")
+    lines.append(f"files: {d['run_dir']}")
     lines += ["", "budget:"]
     for key, label in (("trials", "trials"), ("gpu_hours", "GPU-hours"), ("wall_hours", "wall h")):
         lines.append(

@@ -102,6 +102,8 @@ class DrivenStudy:
     name: str
     created_at: datetime | None
     state: str
+    uid: str  # never repeats (see Study): with run_key, names the study's folder
+    run_key: str
 
 
 class Controller:
@@ -161,7 +163,9 @@ class Controller:
                 )
             if study.state == StudyState.REGISTERED:
                 study.state = StudyState.RUNNING
-            self.study = DrivenStudy(study.id, study.name, study.created_at, study.state)
+            self.study = DrivenStudy(
+                study.id, study.name, study.created_at, study.state, study.uid, study.run_key
+            )
             self._spec_dict = dict(study.spec)
         self._renewed_at = time.monotonic()
         self.spec = StudySpec.from_dict(self._spec_dict)
@@ -355,10 +359,10 @@ class Controller:
                 self._unrecorded.pop(job_id, None)
 
     def _write_args(self) -> dict[str, Any]:
-        runs_dir, name = self.options.runs_dir, self.spec.name
+        runs_dir, key = self.options.runs_dir, self.study.run_key
 
         def metric_path(number: int, segment: int) -> str:
-            return str(segment_metric_file(TrialPaths(runs_dir, name, number), segment))
+            return str(segment_metric_file(TrialPaths(runs_dir, key, number), segment))
 
         return {"backend": self.backend.name, "metric_path": metric_path}
 
@@ -502,7 +506,7 @@ class Controller:
         if not act or not segments:
             return []
         hold = self.study.state == StudyState.PAUSED
-        submitted = self._submitter.submit(self.spec, segments, hold=hold)
+        submitted = self._submitter.submit(self.spec, self.study, segments, hold=hold)
         self.backend_actions += self._submitter.calls
         now = self.clock.utcnow()
         self._unrecorded.update({job_id: (ext, now) for job_id, ext in submitted.items()})

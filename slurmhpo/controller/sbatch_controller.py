@@ -16,8 +16,9 @@ The submission itself goes through :mod:`slurmhpo.backends.slurm_callable` (subm
 the backends layer). Slurm commands here are bounded by a timeout; a failing squeue is an
 unknown answer (None), never a verdict.
 
-The database URL travels to the job inside submitit's pickle (under the study's runs_dir):
-prefer a password file (``~/.pgpass``) to a password in ``--db``.
+The database URL travels to the job inside submitit's pickle, under the study's runs_dir in
+``_slurm/controller/``, a folder made 0700 (owner only); ``ControllerJob``'s repr masks the
+password. Still, prefer a password file (``~/.pgpass``) to a password in ``--db``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ import getpass
 import logging
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from slurmhpo.backends.slurm_queries import run_command
 from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.paths import make_private_dir
+from slurmhpo.store.db import display_url
 from slurmhpo.study import StudySpec
 
 log = logging.getLogger("slurmhpo.controller")
@@ -48,12 +51,13 @@ def job_name(study: str) -> str:
     return f"{JOB_NAME_PREFIX}{study}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ControllerJob:
     """What a controller job needs; pickled into the job, handed on to its successor.
 
     ``generation`` counts the jobs of one chain (1 = the one ``submit-controller`` started);
     ``predecessor`` is the job id the successor waits for, whose lease it may take at once.
+    ``db_url`` may hold a password: the repr masks it, and the pickle lands in a 0700 folder.
     """
 
     study: str
@@ -71,6 +75,11 @@ class ControllerJob:
     @property
     def name(self) -> str:
         return job_name(self.study)
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["db_url"] = display_url(self.db_url)
+        return f"ControllerJob({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def successor(self, job_id: str) -> ControllerJob:
         """The job that takes over from job ``job_id``."""
@@ -119,6 +128,14 @@ def log_folder(job: ControllerJob) -> Path:
     return Path(job.runs_dir) / "_slurm" / "controller" / "%j"
 
 
+def make_log_folder(job: ControllerJob) -> Path:
+    """:func:`log_folder`, its parents up to ``_slurm`` made 0700: the pickles hold the URL."""
+    folder = log_folder(job)
+    make_private_dir(folder.parent.parent)
+    make_private_dir(folder.parent)
+    return folder
+
+
 def submit(job: ControllerJob, *, after: str | None = None) -> str:
     """Submit ``job``; with ``after``, it starts once job ``after`` has ended (any way).
 
@@ -130,7 +147,7 @@ def submit(job: ControllerJob, *, after: str | None = None) -> str:
         return submit_callable(
             run_controller_job,
             job,
-            folder=log_folder(job),
+            folder=make_log_folder(job),
             job_name=job.name,
             time_min=job.time_min,
             mem=CONTROLLER_MEM,

@@ -1,9 +1,11 @@
 """Turn a scheduler's suggestion into a backend request: files, environment, command.
 
-Each job (segment) of a trial gets its own folder and its own metric file, so the byte offset
-the controller keeps is per job, and a late line from an earlier segment of the same trial can
-never be mistaken for the new segment's progress. The trial's config file and checkpoint folder
-are shared by its segments: that is how a resumed job continues where the last one paused.
+A trial's files live in its study's run folder (``<runs_dir>/<run_key>``, see
+:mod:`slurmhpo.controller.rundir`). Each job (segment) of a trial gets its own folder and its
+own metric file, so the byte offset the controller keeps is per job, and a late line from an
+earlier segment of the same trial can never be mistaken for the new segment's progress. The
+trial's config file and checkpoint folder are shared by its segments: that is how a resumed
+job continues where the last one paused.
 """
 
 from __future__ import annotations
@@ -12,14 +14,23 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from slurmhpo.backends.base import Resources, SegmentRequest
+from slurmhpo.controller.rundir import RunDir, execution_digest
 from slurmhpo.paths import TrialPaths, write_atomic
 from slurmhpo.study import StudySpec
 from slurmhpo.trial import TrialContext
 
 METRIC_FILE_NAME = "metrics.jsonl"
+
+
+class StudyIdentity(Protocol):
+    """What names a study's folder: the study row, or the controller's view of it."""
+
+    name: str
+    uid: str
+    run_key: str
 
 
 def segment_metric_file(paths: TrialPaths, segment: int) -> Path:
@@ -59,6 +70,7 @@ def build_request(
     spec: StudySpec,
     runs_dir: Path,
     *,
+    study: StudyIdentity,
     trial: int,
     config: dict[str, Any],
     start: int,
@@ -68,15 +80,19 @@ def build_request(
 ) -> SegmentRequest:
     """Prepare the files of one segment and describe how to run it.
 
+    First checks that the study's folder under ``runs_dir`` is ``study``'s and that ``spec``
+    runs what was registered (:meth:`RunDir.verify`; :class:`UntrustedStudy` otherwise).
     Writes the trial's config file atomically (the same content every time: the config of a
     trial never changes) and creates the segment's folder.
     """
-    paths = TrialPaths(runs_dir, spec.name, trial)
+    run_dir = RunDir(runs_dir, study.run_key, study.uid, study.name)
+    run_dir.verify(execution_digest(spec))
+    paths = run_dir.trial(trial)
     paths.make_dirs()
     paths.segment_dir(segment).mkdir(parents=True, exist_ok=True)
     write_atomic(paths.config_file, json.dumps(config, sort_keys=True) + "\n")
     context = TrialContext.for_paths(paths, config, start, target, resource_name=spec.resource.name)
-    context = replace(context, metric_file=segment_metric_file(paths, segment))
+    context = replace(context, study=spec.name, metric_file=segment_metric_file(paths, segment))
     env = {**spec.trial.env, **context.to_environ()}
     workdir = Path(spec.trial.workdir) if spec.trial.workdir else Path.cwd()
     return SegmentRequest(

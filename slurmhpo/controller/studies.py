@@ -17,13 +17,18 @@ import platformdirs
 
 from slurmhpo.backends.base import Backend
 from slurmhpo.backends.slurm_queries import SlurmQueries
+from slurmhpo.controller.rundir import RunDir, execution_digest
 from slurmhpo.errors import ConfigError, NotFoundError
+from slurmhpo.store import leases, runtime
 from slurmhpo.store.db import write_session
 from slurmhpo.store.queries import create_study, get_study
 from slurmhpo.study import StudySpec
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from slurmhpo.store.models import Study
 
 log = logging.getLogger("slurmhpo.controller")
 
@@ -43,28 +48,66 @@ def resolve_paths(spec: StudySpec, cwd: Path | None = None) -> StudySpec:
     return dataclasses.replace(spec, trial=trial, runs_dir=str(runs_dir.resolve()))
 
 
+def run_dir_of(study: Study, spec: StudySpec) -> RunDir:
+    """The folder of ``study``'s files under the spec's runs_dir (see controller.rundir)."""
+    root = Path(spec.runs_dir) if spec.runs_dir else default_runs_dir()
+    return RunDir(root, study.run_key, study.uid, study.name)
+
+
 def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
     """Store ``spec`` as a new study, or return the stored one if it is the same study.
 
-    A different study under a taken name is refused: silently driving the old definition
-    (or overwriting it) would mix two searches in one history.
+    Either way the study's run folder is claimed for it (its marker written: see
+    :mod:`slurmhpo.controller.rundir`), since the caller holds the study file, which is what
+    the controller will trust. A different study under a taken name replaces the stored one
+    only if no job of it ever started (e.g. sbatch refused its options): there is nothing to
+    lose. Otherwise it is refused: driving the old definition, or overwriting it, would mix
+    two searches in one history.
     """
     with write_session(engine) as session:
         try:
-            stored = StudySpec.from_dict(get_study(session, spec.name).spec)
+            study = get_study(session, spec.name)
         except NotFoundError:
-            create_study(
-                session, spec.name, spec.to_dict(), spec.objective.metric, spec.objective.mode
-            )
+            _create(session, spec)
             log.info("registered study %s", spec.name)
             return spec
-    if stored != spec:
+        stored = StudySpec.from_dict(study.spec)
+        if stored == spec:
+            run_dir_of(study, stored).claim(execution_digest(stored))
+            return stored
+        uid = study.uid
+        started, unsure_keys = runtime.started_job_keys(session, study)
+    if started or (unsure_keys and make_backend(stored).find(unsure_keys)):
         raise ConfigError(
             "name",
-            f"a different study named {spec.name!r} is already in the database",
+            f"a different study named {spec.name!r} is already in the database, and jobs "
+            "of it have started",
             f"rename this study, or continue the stored one with: slurmhpo run {spec.name}",
         )
-    return stored
+    with write_session(engine) as session:
+        study = get_study(session, spec.name)
+        held = leases.current_lease(session, study.id)
+        if study.uid != uid or runtime.started_job_keys(session, study)[0]:
+            raise ConfigError("name", f"study {spec.name!r} changed meanwhile", "try again")
+        if held is not None and held[1]:
+            raise ConfigError(
+                "name",
+                f"study {spec.name!r} is driven by {held[0].owner}, so it cannot be replaced",
+                f"stop that controller (slurmhpo cancel {spec.name}, or Ctrl-C), then retry",
+            )
+        runtime.delete_study(session, study)
+        session.flush()
+        _create(session, spec)
+    log.warning("replaced study %s by the new file: none of its jobs had started", spec.name)
+    return spec
+
+
+def _create(session: Session, spec: StudySpec) -> None:
+    """Insert the study and claim its run folder; a refused claim rolls the insert back."""
+    study = create_study(
+        session, spec.name, spec.to_dict(), spec.objective.metric, spec.objective.mode
+    )
+    run_dir_of(study, spec).claim(execution_digest(spec))
 
 
 def check_backend_available(spec: StudySpec) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slurmhpo.backends.base import Backend, SegmentRequest
-from slurmhpo.controller.segments import build_request
+from slurmhpo.controller.segments import StudyIdentity, build_request
 from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.store.cycle import PendingSegment
 from slurmhpo.study import StudySpec
@@ -42,9 +42,15 @@ class Submitter:
     calls: int = 0  # backend calls of the last :meth:`submit`
 
     def submit(
-        self, spec: StudySpec, segments: Sequence[PendingSegment], *, hold: bool = False
+        self,
+        spec: StudySpec,
+        study: StudyIdentity,
+        segments: Sequence[PendingSegment],
+        *,
+        hold: bool = False,
     ) -> dict[int, str]:
-        """Job id -> external id of every segment adopted or submitted now.
+        """Job id -> external id of every segment adopted or submitted now (the files go to
+        ``study``'s own folder, :mod:`slurmhpo.controller.rundir`).
 
         ``hold`` (the study is paused): only re-adopt; new segments wait as pending rows.
         """
@@ -53,7 +59,7 @@ class Submitter:
         fresh = [] if hold else [s for s in segments if s.id not in submitted]
         if fresh:
             try:
-                requests = [self._request(spec, s) for s in fresh]
+                requests = [self._request(spec, study, s) for s in fresh]
             except OSError as exc:  # the trial files cannot be written: keep them pending
                 self._no_space(_full_disk(exc) or exc)
                 return submitted
@@ -73,10 +79,13 @@ class Submitter:
             log.info("re-adopted %d job(s) submitted before a restart", len(adopted))
         return adopted
 
-    def _request(self, spec: StudySpec, segment: PendingSegment) -> SegmentRequest:
+    def _request(
+        self, spec: StudySpec, study: StudyIdentity, segment: PendingSegment
+    ) -> SegmentRequest:
         return build_request(
             spec,
             self.runs_dir,
+            study=study,
             trial=segment.trial_number,
             config=segment.config,
             start=segment.start,

@@ -63,10 +63,10 @@ def resolve_url(url: str | URL | None = None) -> URL:
         url = os.environ.get(ENV_VAR) or f"sqlite:///{default_db_path()}"
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         raise ConfigError(
             "--db",
-            f"cannot parse {str(url)!r} as a database URL",
+            f"cannot parse {_without_credentials(str(url))!r} as a database URL",
             "use sqlite:///PATH/TO/FILE.db or postgresql+psycopg://USER@HOST:PORT/DBNAME",
         ) from None
     if parsed.drivername == "postgresql":
@@ -74,8 +74,25 @@ def resolve_url(url: str | URL | None = None) -> URL:
     return parsed
 
 
-def display_url(url: URL) -> str:
-    """The URL as shown in messages: password hidden."""
+def _without_credentials(text: str) -> str:
+    """An unparsable URL as it may be shown: whatever precedes its last ``@`` (user and
+    password) replaced by ``***``."""
+    scheme, separator, rest = text.partition("://")
+    if separator and "@" in rest:
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return text
+
+
+def display_url(url: URL | str) -> str:
+    """The URL as shown in messages, reprs and logs: password hidden (``***``).
+
+    A string that does not parse as a URL is shown without what precedes its last ``@``.
+    """
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except (ArgumentError, ValueError):
+            return _without_credentials(url)
     return url.render_as_string(hide_password=True)
 
 

@@ -137,7 +137,13 @@ class Base(DeclarativeBase):
 
 
 class Study(Base):
-    """One HPO run; ``spec`` is the validated study file as a dict."""
+    """One HPO run; ``spec`` is the validated study file as a dict.
+
+    ``uid`` is an identity that never repeats (a new database, or a study re-created under an
+    old name, gets a new one); ``run_key`` is the name of the study's folder under its
+    runs_dir, ``<name>-<uid[:12]>`` (just ``<name>`` for studies registered before
+    revision 0003, whose files are there). See :func:`slurmhpo.store.queries.create_study`.
+    """
 
     __tablename__ = "studies"
     __table_args__ = (
@@ -147,6 +153,8 @@ class Study(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    run_key: Mapped[str] = mapped_column(String(150), unique=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     metric: Mapped[str] = mapped_column(String(200))
     mode: Mapped[str] = mapped_column(String(3))

@@ -13,6 +13,7 @@ ranks above one stopped earlier, since values at different budgets are not compa
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,8 @@ from slurmhpo.store.models import (
     encode_value,
 )
 
+RUN_KEY_DIGITS = 12  # of the uid, in the folder name: 48 random bits, and the marker guards
+
 
 def json_safe(obj: Any) -> Any:
     """Copy of ``obj`` with NaN/inf floats as the strings "NaN"/"Infinity"/"-Infinity".
@@ -58,14 +61,25 @@ def json_safe(obj: Any) -> Any:
 def create_study(
     session: Session, name: str, spec: dict[str, Any], metric: str, mode: str
 ) -> Study:
-    """Register a new study; a taken name raises StoreError "study NAME already exists"."""
+    """Register a new study; a taken name raises StoreError "study NAME already exists".
+
+    The study gets a fresh ``uid`` and its folder name ``run_key`` (see :class:`Study`).
+    """
     if mode not in MODES:
         raise ConfigError("objective.mode", f"{mode!r} is not a mode", "use 'min' or 'max'")
     if session.scalar(select(Study.id).where(Study.name == name)) is not None:
         raise StoreError(
             f"study {name!r} already exists (see: slurmhpo studies); choose another name"
         )
-    study = Study(name=name, spec=json_safe(spec), metric=metric, mode=mode)
+    uid = uuid.uuid4().hex
+    study = Study(
+        name=name,
+        uid=uid,
+        run_key=f"{name}-{uid[:RUN_KEY_DIGITS]}",
+        spec=json_safe(spec),
+        metric=metric,
+        mode=mode,
+    )
     session.add(study)
     session.flush()
     return study

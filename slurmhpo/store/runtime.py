@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from slurmhpo.states import JobRowState, TrialState
@@ -187,3 +187,16 @@ def trials_by_id(session: Session, ids: Sequence[int] | set[int]) -> dict[int, T
     if not ids:
         return {}
     return {t.id: t for t in session.scalars(select(Trial).where(Trial.id.in_(set(ids))))}
+
+
+def started_job_keys(session: Session, study: Study) -> tuple[bool, list[str]]:
+    """Whether any job of ``study`` has an external id (it reached the backend), and the keys
+    of those that have none (a crash between submit and commit may hide a started one)."""
+    jobs = session.scalars(select(Job).where(Job.study_id == study.id)).all()
+    started = any(job.external_id is not None for job in jobs)
+    return started, [job_key(study, job.id) for job in jobs if job.external_id is None]
+
+
+def delete_study(session: Session, study: Study) -> None:
+    """Delete ``study`` and, by the foreign keys' ON DELETE CASCADE, everything of it."""
+    session.execute(delete(Study).where(Study.id == study.id))

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from slurmhpo.backends.base import JobState
-from slurmhpo.backends.slurm import SlurmBackend, check_extra
-from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.backends.slurm import SlurmBackend
+from slurmhpo.errors import SlurmhpoError
 
 if TYPE_CHECKING:
     from tests.backends.conftest import Jobs, SlurmCluster
@@ -96,20 +96,13 @@ def test_extra_options_are_passed_as_data(slurm_jobs: Jobs) -> None:
     assert f"Comment={comment}" in shown
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [{"array": "0-3"}, {"job_name": "x"}, {"bad name": "x"}, {"comment": "a\nb"}, {"c": 1.5}],
-)
-def test_bad_extra_options_are_refused(extra: dict) -> None:
-    with pytest.raises(ConfigError, match=r"slurm\.extra"):
-        check_extra(extra)
-
-
-def test_check_extra_normalises_names() -> None:
-    assert check_extra({"mail_type": "END", "constraint": "a100"}) == {
-        "mail-type": "END",
-        "constraint": "a100",
-    }
+def test_the_backend_folder_is_private(slurm_jobs: Jobs) -> None:
+    """submitit's pickles under it carry the trial's environment (trial.env may hold tokens)."""
+    request = slurm_jobs.request("s.private", "pass", {"TOKEN": "t0ken"})
+    (job,) = slurm_jobs.submit([request])
+    root = slurm_jobs.backend.root
+    assert root.stat().st_mode & 0o777 == 0o700
+    assert any(b"t0ken" in path.read_bytes() for path in root.rglob("*.pkl")), job
 
 
 def test_sbatch_failure_raises(slurm_jobs: Jobs) -> None:

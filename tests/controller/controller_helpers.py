@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from slurmhpo.store.db import make_engine, read_session
+from slurmhpo.store.db import make_engine, read_session, write_session
 from slurmhpo.store.models import Job, Observation, Study, Trial
 
 TOY = Path(__file__).with_name("toy_trial.py")
@@ -89,3 +89,15 @@ def load_rows(engine: Engine, name: str) -> dict[str, Any]:
 
 def engine_for(url: str) -> Engine:
     return make_engine(url)
+
+
+def tamper_spec(url: str, name: str, change: dict[str, dict[str, Any]]) -> None:
+    """Change tables of the stored study ``name`` in place, as anyone who can write the
+    database could (e.g. ``{"slurm": {"setup": ["..."]}}``)."""
+    with write_session(engine_for(url)) as session:
+        study = session.scalar(select(Study).where(Study.name == name))
+        assert study is not None
+        spec = dict(study.spec)
+        for table, values in change.items():
+            spec[table] = {**spec.get(table, {}), **values}
+        study.spec = spec

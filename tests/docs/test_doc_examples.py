@@ -248,10 +248,10 @@ def test_readme_ctrl_c_then_run_by_name_picks_the_study_up(tmp_path: Path) -> No
     env = user_env(home, tmp_path / "studies.db", TOY_SLEEP="0.3")
     log = tmp_path / "run.log"
     proc = start(substitute(README_MAIN[0], study), env, tmp_path, log)
-    metric_files = tmp_path / "runs" / "digits-mlp" / "trials"
+    runs = tmp_path / "runs"  # the study's folder: digits-mlp- and 12 hex digits of its uid
     wait_for(
         "a first metric line",
-        lambda: any(p.stat().st_size for p in metric_files.rglob("metrics.jsonl")),
+        lambda: any(p.stat().st_size for p in runs.glob("digits-mlp-*/trials/**/metrics.jsonl")),
     )
     assert stop(proc, signal.SIGINT) == 0, log.read_text()
     assert "goes on: slurmhpo run digits-mlp" in log.read_text()

@@ -12,15 +12,23 @@ import os
 import signal
 import sqlite3
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from controller_helpers import study_toml
 from docs_helpers import shell, start, stop, user_env, wait_for
+from sqlalchemy import MetaData
 
 from slurmhpo import __version__
+from slurmhpo.controller.studies import resolve_paths
 from slurmhpo.store.db import make_engine
 from slurmhpo.store.migrate import head_revision, upgrade
+from slurmhpo.study import load_study
+
+if TYPE_CHECKING:
+    from tests.conftest import SlurmCluster
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
 NAME = "digits-mlp"
@@ -80,12 +88,12 @@ def test_old_and_new_schema(tmp_path: Path, env: dict[str, str]) -> None:
         "run: slurmhpo db upgrade --db sqlite:////",
     )
     with sqlite3.connect(db) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '0003'")
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
     done = shell("slurmhpo studies", env, tmp_path)
     assert done.returncode == 3
     assert_quoted(
         done.stderr,
-        f"is at schema revision 0003, which this slurmhpo ({__version__}) does not know: a newer "
+        f"is at schema revision 0099, which this slurmhpo ({__version__}) does not know: a newer "
         "slurmhpo wrote it; upgrade slurmhpo (pip install -U slurmhpo) instead of using this "
         "older version",
     )
@@ -134,8 +142,9 @@ def test_lease_held_then_ended_study_then_a_changed_file(
     assert done.returncode == 2
     assert_quoted(
         done.stderr,
-        f"slurmhpo: error: name: a different study named '{NAME}' is already in the database "
-        f"(rename this study, or continue the stored one with: slurmhpo run {NAME})",
+        f"slurmhpo: error: name: a different study named '{NAME}' is already in the database, "
+        f"and jobs of it have started (rename this study, or continue the stored one with: "
+        f"slurmhpo run {NAME})",
     )
 
 
@@ -192,11 +201,17 @@ def test_a_trial_that_keeps_failing(tmp_path: Path, env: dict[str, str]) -> None
         "failure: job local-",
         "JOB  BACKEND  EXTERNAL_ID                         STATE   RESOURCES  ATTEMPT  EXIT_REASON",
     )
-    segments = tmp_path / "runs" / NAME / "trials" / "trial-000000" / "segments"
+    status = shell(f"slurmhpo status {NAME}", env, tmp_path)
+    (files,) = [line for line in status.stdout.splitlines() if line.startswith("files: ")]
+    run_dir = Path(files.removeprefix("files: "))
+    assert run_dir.parent == tmp_path / "runs" and run_dir.name.startswith(f"{NAME}-")
+    segments = run_dir / "trials" / "trial-000000" / "segments"
     for number in ("000", "001"):
         for log in ("stdout.log", "stderr.log"):
             assert (segments / f"segment-{number}" / log).exists()
-    assert "STUDY/trials/trial-000000/segments/segment-000/stderr.log" in PAGE.read_text()
+    page = PAGE.read_text()
+    assert "STUDY-XXXXXXXXXXXX/trials/trial-000000/segments/segment-000/stderr.log" in page
+    assert "`slurmhpo status STUDY` prints it as `files:`" in page
 
 
 def test_every_trial_fails_at_once(tmp_path: Path, env: dict[str, str]) -> None:
@@ -262,8 +277,64 @@ def test_plot_without_matplotlib(tmp_path: Path, env: dict[str, str]) -> None:
 
 
 @pytest.mark.slurm
+def _legacy_study(db: Path, study: Path, cwd: Path) -> None:
+    """The study registered by a slurmhpo of schema 0002 (no identity, no marker), then the
+    database upgraded, as a user upgrading slurmhpo would."""
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine, "0002")
+    spec = resolve_paths(load_study(study), cwd).to_dict()
+    now = datetime.now(timezone.utc)
+    tables = MetaData()
+    with engine.begin() as conn:
+        tables.reflect(conn)
+        conn.execute(
+            tables.tables["studies"].insert(),
+            [
+                {
+                    "name": NAME, "spec": spec, "metric": "loss", "mode": "min",
+                    "state": "registered", "last_decision_seq": 0, "created_at": now,
+                    "updated_at": now, "finished_at": None,
+                }
+            ],
+        )  # fmt: skip
+    upgrade(engine)
+    engine.dispose()
+
+
+def test_a_study_from_before_schema_0003_is_registered_again_from_its_file(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Its folder keeps its old name (its files are there); a controller refuses it until the
+    user registers it from its file; a second old study of that name, in another database
+    with the same runs_dir, finds the folder taken."""
+    study = study_toml(tmp_path, name=NAME, budget={"max_trials": 2}, resource_max=2)
+    _legacy_study(tmp_path / "studies.db", study, tmp_path)
+    done = shell(f"slurmhpo run {NAME} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr,
+        "has no slurmhpo-study.json: study 'digits-mlp' was not registered here by this user "
+        "(or by a slurmhpo older than its database schema 0003) (register it from its study "
+        "file: slurmhpo run STUDY.toml (the file named 'digits-mlp'; it must equal the stored "
+        "study))",
+    )
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 0 and "finished; best trial" in done.stdout, done.stderr
+    assert (tmp_path / "runs" / NAME / "trials" / "trial-000001").is_dir()
+
+    other_db = tmp_path / "other.db"
+    _legacy_study(other_db, study, tmp_path)
+    done = shell(f"slurmhpo run {study}", {**env, "SLURMHPO_DB": f"sqlite:///{other_db}"}, tmp_path)
+    assert done.returncode == 2
+    assert_quoted(
+        done.stderr,
+        f"/runs/{NAME} holds the files of another study ('{NAME}', uid ",
+        "give this study another runs_dir, or delete ",
+    )
+
+
 def test_sbatch_refuses_a_bad_partition(
-    slurm_cluster: object, tmp_path: Path, env: dict[str, str]
+    slurm_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str]
 ) -> None:
     study = study_toml(
         tmp_path,
@@ -284,3 +355,12 @@ def test_sbatch_refuses_a_bad_partition(
         "slurmhpo: error: could not submit jobs 3 times in a row: "
         "sbatch failed for shpo-digits-mlp-",
     )
+    # fixed, the file replaces the stored study: none of its jobs started
+    study.write_text(study.read_text().replace('"nosuchpart"', f'"{slurm_cluster.partition}"'))
+    done = shell(f"slurmhpo run {study} --poll-interval 0.2", env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert_quoted(
+        done.stderr,
+        "WARNING replaced study digits-mlp by the new file: none of its jobs had started",
+    )
+    assert "finished; best trial 0" in done.stdout

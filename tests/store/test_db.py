@@ -14,6 +14,7 @@ from slurmhpo.store import queries as q
 from slurmhpo.store.db import (
     ENV_VAR,
     default_db_path,
+    display_url,
     make_engine,
     read_session,
     resolve_url,
@@ -61,7 +62,7 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000  # then: retried
     engine.dispose()
 
 
@@ -110,3 +111,25 @@ def test_unreachable_server_is_a_store_error() -> None:
         read_session(engine) as s,
     ):
         q.list_studies(s)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://alice:s3cret-pw@db:54x/hpo",  # make_url: ValueError (the port)
+        "postgres ql://alice:s3cret-pw@db/hpo",  # make_url: ArgumentError
+    ],
+)
+def test_an_unparsable_url_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(ConfigError, match="--db: cannot parse") as info:
+        make_engine(url)
+    assert "s3cret-pw" not in str(info.value) and "***@db" in str(info.value)
+    assert "s3cret-pw" not in display_url(url)
+
+
+def test_a_server_error_names_the_database_without_the_password() -> None:
+    url = "postgresql+psycopg://postgres:s3cret-pw@127.0.0.1:1/nope?connect_timeout=2"
+    engine = make_engine(url)
+    with pytest.raises(StoreError) as info, read_session(engine) as s:
+        q.list_studies(s)
+    assert "s3cret-pw" not in str(info.value) and "postgres:***@127.0.0.1:1" in str(info.value)

@@ -7,6 +7,7 @@ revision, inserted through reflected tables) so upgrades from it stay tested for
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -26,8 +27,11 @@ T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 T1 = datetime(2026, 1, 1, 13, 0, 0, tzinfo=timezone.utc)
 
 
-def _rows_0001(conn: Connection) -> None:
-    """A study with a trial, a job, three observations (one NaN), a decision and a lease."""
+def _rows_0001(conn: Connection, study_columns: dict[str, str] | None = None) -> None:
+    """A study with a trial, a job, three observations (one NaN), a decision and a lease.
+
+    ``study_columns``: the study's values of columns later revisions added.
+    """
     tables = MetaData()
     tables.reflect(conn)
     t = tables.tables
@@ -38,6 +42,7 @@ def _rows_0001(conn: Connection) -> None:
                 "id": 1, "name": "old", "spec": {"name": "old", "eta": 3}, "metric": "loss",
                 "mode": "min", "state": "running", "last_decision_seq": 1,
                 "created_at": T0, "updated_at": T0, "finished_at": None,
+                **(study_columns or {}),
             }
         ],
     )  # fmt: skip
@@ -96,9 +101,13 @@ def _rows_0001(conn: Connection) -> None:
 
 
 def _check_0001(engine: Engine) -> None:
-    """The 0001 row set, read through today's models and queries."""
+    """The 0001 row set, read through today's models and queries.
+
+    A study from before 0003 got a uid, and keeps its files where they are (run_key = name).
+    """
     with read_session(engine) as s:
         study = q.get_study(s, "old")
+        assert re.fullmatch("[0-9a-f]{32}", study.uid) and study.run_key == "old"
         assert (study.spec, study.state, study.created_at) == (
             {"name": "old", "eta": 3},
             "running",
@@ -118,9 +127,9 @@ def _check_0001(engine: Engine) -> None:
         assert best is not None and (best.trial.number, best.value) == (0, 0.5)
 
 
-def _rows_0002(conn: Connection) -> None:
+def _rows_0002(conn: Connection, study_columns: dict[str, str] | None = None) -> None:
     """The 0001 rows plus two commands of the study: one applied, one still pending."""
-    _rows_0001(conn)
+    _rows_0001(conn, study_columns)
     tables = MetaData()
     tables.reflect(conn)
     conn.execute(
@@ -154,9 +163,29 @@ def _check_0002(engine: Engine) -> None:
         assert [c.kind for c in pending_commands(s, study.id)] == ["pause"] == [newest.kind]
 
 
+UID_0003 = "0123456789abcdef0123456789abcdef"
+
+
+def _rows_0003(conn: Connection) -> None:
+    """The 0002 rows, the study with the identity 0003 gives new studies."""
+    _rows_0002(conn, {"uid": UID_0003, "run_key": "old-0123456789ab"})
+
+
+def _check_0003(engine: Engine) -> None:
+    """The 0003 row set: the 0002 rows, the study's identity kept as it was."""
+    with read_session(engine) as s:
+        study = q.get_study(s, "old")
+        assert (study.uid, study.run_key) == (UID_0003, "old-0123456789ab")
+    # the rest as in 0002, but for the identity (which _check_0001 expects from a migration)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE studies SET run_key = 'old' WHERE name = 'old'")
+    _check_0002(engine)
+
+
 ROW_SETS: dict[str, tuple[Callable[[Connection], None], Callable[[Engine], None]]] = {
     "0001": (_rows_0001, _check_0001),
     "0002": (_rows_0002, _check_0002),
+    "0003": (_rows_0003, _check_0003),
 }
 
 
