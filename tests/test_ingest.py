@@ -6,7 +6,7 @@ import itertools
 import json
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -74,7 +74,7 @@ def test_normal_lines(tmp_path: Path) -> None:
         resource=1,
         metrics={"val_loss": 0.5, "acc": 3.0},
         value=0.5,
-        reported_at=datetime(2025, 11, 24, 16, 0, 0, 250000, tzinfo=timezone.utc),
+        reported_at=datetime(2025, 11, 24, 16, 0, 0, 250000, tzinfo=UTC),
         line_offset=0,
     )
     assert isinstance(one.metrics["acc"], float)
@@ -384,7 +384,7 @@ def test_lines_written_by_the_trial_side_parse_back_exactly(tmp_path: Path) -> N
         assert json.dumps(record.metrics) == json.dumps(
             {k: float(v) for k, v in sent.items() if k not in ("epoch", "time")}
         )
-        assert record.reported_at == datetime.fromtimestamp(sent["time"], tz=timezone.utc)
+        assert record.reported_at == datetime.fromtimestamp(sent["time"], tz=UTC)
         assert abs(record.reported_at.timestamp() - sent["time"]) <= 1e-6  # datetime: 1 us
     assert result.records[0].value == 0.123456789012345
     assert math.isnan(result.records[1].value or 0.0)
