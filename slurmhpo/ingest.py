@@ -24,14 +24,25 @@ INSIDE that line. No extra state is needed to remember "skipping": every other o
 function returns is 0 or just after a ``\\n``, so a call whose ``offset - 1`` byte is not a
 ``\\n`` knows it is inside a line that was already reported, and skips silently up to the
 next ``\\n``. That is why a call reads from ``offset - 1``: one byte more, still one read.
-A stored offset that lands inside a line for any other reason (a file replaced by a longer
-one) resynchronises the same way, at the next line boundary.
+
+A stored offset can also land inside a line because the file was rewritten (a restarted
+script that opened it with ``"w"``, a file deleted and written anew) and has grown past the
+offset before the reader looked. The two cases are told apart without stored state: a skip
+of a too-long line only ever leaves an offset MORE than ``max_line_bytes`` past the start of
+its line, so when the line around ``offset - 1`` starts closer than that (one more read of
+at most ``max_line_bytes`` bytes, and only when ``offset - 1`` is not a ``\n``), the file
+was replaced: that is a ``replaced`` problem, and reading starts again from offset 0, as
+after ``truncated``. Skipping to the next line boundary instead would silently drop the
+rewritten lines before the old offset and the line across it.
 
 Decisions about bad data (one problem per line at most, keyed by the line's offset)
 -----------------------------------------------------------------------------------
 * Blank (whitespace-only) lines are ignored silently: they carry nothing.
 * ``not_utf8`` / ``not_json`` / ``not_object``: the line is dropped. A UTF-8 BOM at offset 0
   is tolerated (some Windows tools write one).
+* Dropped lines that follow each other (no record between them) in one call are ONE problem,
+  of the first line's kind and at its offset, whose detail counts them: a burst of binary
+  garbage, which holds ``\n`` bytes at random, is one defect, not hundreds of warnings.
 * ``no_resource`` / ``bad_resource``: the line is dropped. The resource must be a JSON int
   (not ``3.0``, not ``true``) between 1 and :data:`slurmhpo.paths.MAX_RESOURCE`, exactly as
   the trial side writes it; anything else is a writer bug worth seeing, not guessing around.
@@ -46,6 +57,10 @@ Decisions about bad data (one problem per line at most, keyed by the line's offs
   new file holds past the old offset's reach are not lost (jumping to the current size would
   lose every line written before we noticed). A file replaced by one that is already longer
   than ``offset`` cannot be told apart from growth by its size.
+* ``replaced``: the offset lands inside a line that is not one skipped as too long (see
+  above): the file was rewritten and is already longer than ``offset``. Read again from 0,
+  as after ``truncated``. A rewritten file with a line boundary exactly at ``offset`` still
+  cannot be told apart from growth: its lines before ``offset`` are not read.
 * ``unreadable``: any other OS error, or a path that is not a regular file. Offset unchanged.
 
 Logging each problem once: problems carry the offset of their line, and offsets only move
@@ -79,8 +94,13 @@ PROBLEM_KINDS = (
     "too_long",
     "not_utf8",
     "truncated",
+    "replaced",
     "missing",
     "unreadable",
+)
+# Kinds of a line that yields no record; consecutive ones in one call are one problem.
+DROPPED_KINDS = frozenset(
+    {"not_json", "not_object", "no_resource", "bad_resource", "too_long", "not_utf8"}
 )
 _SHOWN = 80  # characters of a bad value or parser message quoted in a problem's detail
 
@@ -163,10 +183,10 @@ def read_new_records(
     """
     _check_arguments(offset, max_line_bytes, max_bytes)
     problems: list[Problem] = []
-    chunk = _read_chunk(Path(path), offset, max_bytes, problems)
+    chunk = _read_chunk(Path(path), offset, max_bytes, max_line_bytes, problems)
     if chunk is None:
-        new_offset = 0 if problems and problems[-1].kind == "truncated" else offset
-        return ReadResult([], problems, new_offset)
+        restarted = problems and problems[-1].kind in ("truncated", "replaced")
+        return ReadResult([], problems, 0 if restarted else offset)
     options = _Options(resource_name, metric, max_line_bytes)
     records, new_offset = _parse_chunk(chunk, options, problems)
     return ReadResult(records, problems, new_offset, chunk.more)
@@ -184,12 +204,15 @@ def _check_arguments(offset: int, max_line_bytes: int, max_bytes: int) -> None:
         )
 
 
-def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]) -> _Chunk | None:
+def _read_chunk(
+    path: Path, offset: int, max_bytes: int, max_line_bytes: int, problems: list[Problem]
+) -> _Chunk | None:
     """Read the new bytes after ``offset`` (plus the byte before it); None if there are none.
 
-    Appends ``missing``/``unreadable``/``truncated`` to ``problems``. After ``truncated``
-    the chunk starts at offset 0 (None if the file is now empty). Opening the file (rather
-    than a bare ``stat``) makes NFS revalidate its size: close-to-open consistency.
+    Appends ``missing``/``unreadable``/``truncated``/``replaced`` to ``problems``. After
+    ``truncated`` or ``replaced`` the chunk starts at offset 0 (None if the file is now
+    empty). Opening the file (rather than a bare ``stat``) makes NFS revalidate its size:
+    close-to-open consistency.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -200,7 +223,7 @@ def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]
         problems.append(Problem(offset, "unreadable", f"cannot open {path}: {exc}"))
         return None
     try:
-        return _read_open_file(fd, path, offset, max_bytes, problems)
+        return _read_open_file(fd, path, offset, (max_bytes, max_line_bytes), problems)
     except OSError as exc:
         problems.append(Problem(offset, "unreadable", f"cannot read {path}: {exc}"))
         return None
@@ -209,9 +232,11 @@ def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]
 
 
 def _read_open_file(
-    fd: int, path: Path, offset: int, max_bytes: int, problems: list[Problem]
+    fd: int, path: Path, offset: int, limits: tuple[int, int], problems: list[Problem]
 ) -> _Chunk | None:
-    """The :func:`_read_chunk` work on an open descriptor (OSError propagates)."""
+    """The :func:`_read_chunk` work on an open descriptor (OSError propagates);
+    ``limits`` is (max_bytes, max_line_bytes)."""
+    max_bytes, max_line_bytes = limits
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         problems.append(Problem(offset, "unreadable", f"{path} is not a regular file"))
@@ -229,10 +254,39 @@ def _read_open_file(
         offset = 0
     if size == offset:
         return None
+    chunk = _pread_from(fd, offset, size, max_bytes)
+    if offset > 0 and chunk.data[:1] != b"\n" and not _in_skipped_line(fd, offset, max_line_bytes):
+        problems.append(
+            Problem(
+                offset,
+                "replaced",
+                f"{path} was rewritten: byte {offset}, where reading had stopped, is inside a "
+                "line; reading it again from the start (reports already stored are kept, "
+                "repeats ignored)",
+            )
+        )
+        chunk = _pread_from(fd, 0, size, max_bytes)
+    return chunk
+
+
+def _pread_from(fd: int, offset: int, size: int, max_bytes: int) -> _Chunk:
+    """Up to ``max_bytes`` after ``offset``, with the byte before it (see the module doc)."""
     start = max(offset - 1, 0)  # the byte before offset tells whether we are inside a line
     length = min(size - start, max_bytes + (offset - start))
     data = os.pread(fd, length, start)
     return _Chunk(data, start, more=start + len(data) < size)
+
+
+def _in_skipped_line(fd: int, offset: int, max_line_bytes: int) -> bool:
+    """Whether ``offset`` (not at a line start) can be one this reader left inside a line it
+    skipped as too long: only if that line started more than ``max_line_bytes`` before it.
+    Reads at most ``max_line_bytes`` bytes before ``offset - 1`` to find the line's start."""
+    low = max(offset - 1 - max_line_bytes, 0)
+    before = os.pread(fd, offset - 1 - low, low)
+    newline = before.rfind(b"\n")
+    if newline < 0:
+        return low > 0  # no line start within reach: the line is longer than the limit
+    return offset - (low + newline + 1) > max_line_bytes
 
 
 def _parse_chunk(
@@ -249,16 +303,51 @@ def _parse_chunk(
             pos = newline
         pos += 1
     records: list[Record] = []
+    dropped = _DroppedRun(problems)
     while (newline := data.find(b"\n", pos)) >= 0:
-        record = _parse_line(data[pos:newline], start + pos, options, problems)
+        found: list[Problem] = []
+        record = _parse_line(data[pos:newline], start + pos, options, found)
         if record is not None:
             records.append(record)
+        dropped.add(found, record, start + newline + 1)
         pos = newline + 1
+    dropped.flush()
     tail = len(data) - pos
     if tail > options.max_line_bytes:
         problems.append(_too_long(start + pos, tail, options, unfinished=True))
         return records, start + len(data)
     return records, start + pos
+
+
+class _DroppedRun:
+    """Collects consecutive dropped lines so that they become one problem (module doc)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.run: list[Problem] = []
+        self.end = 0
+
+    def add(self, found: list[Problem], record: Record | None, end: int) -> None:
+        """One line's problems; ``end`` is the offset just past the line."""
+        if record is None and found and found[0].kind in DROPPED_KINDS:
+            self.run.append(found[0])
+            self.end = end
+            return
+        if record is not None:
+            self.flush()  # a blank line (no record, no problem) does not end a run
+        self.problems.extend(found)
+
+    def flush(self) -> None:
+        if len(self.run) > 1:
+            first = self.run[0]
+            detail = (
+                f"{len(self.run)} bad lines in a row, bytes {first.offset} to {self.end}; "
+                f"the first: {first.detail}"
+            )
+            self.problems.append(Problem(first.offset, first.kind, detail))
+        else:
+            self.problems.extend(self.run)
+        self.run = []
 
 
 def _too_long(offset: int, length: int, options: _Options, unfinished: bool) -> Problem:

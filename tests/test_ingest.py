@@ -308,6 +308,66 @@ def test_truncated_file_is_read_again_from_start(tmp_path: Path) -> None:
     assert ([r.resource for r in later.records], later.problems) == ([5], [])
 
 
+def test_file_rewritten_past_the_offset_is_read_again_from_start(tmp_path: Path) -> None:
+    """A restarted script rewrote the file and it grew past the old offset before the reader
+    looked: the old offset is inside a line, so the whole new file is read once more."""
+    path = tmp_path / "m.jsonl"
+    append(path, line(1, 0.5) + line(2, 0.4))
+    offset = read(path).new_offset
+    rewritten = line(1, 0.55, run=2) + line(2, 0.45, run=2) + line(3, 0.35, run=2)
+    assert rewritten[offset - 1] != "\n"  # the old offset falls inside a line
+    path.write_text(rewritten)
+    result = read(path, offset)
+    assert [(p.kind, p.offset) for p in result.problems] == [("replaced", offset)]
+    assert [r.resource for r in result.records] == [1, 2, 3]
+    assert result.new_offset == path.stat().st_size
+
+
+def test_a_rewrite_cannot_hide_inside_the_skip_of_a_long_line(tmp_path: Path) -> None:
+    """An offset left inside a line skipped as too long is no rewrite: no problem, no
+    re-read; one that no long line explains is, even deep into a file."""
+    path = tmp_path / "m.jsonl"
+    limits = {"max_line_bytes": 100, "max_bytes": 150}
+    append(path, line(1, 0.5) + '{"epoch": 2, "pad": "' + "x" * 130)
+    first = read(path, 0, **limits)
+    assert kinds(first) == ["too_long"]
+    append(path, "y" * 40)
+    skipping = read(path, first.new_offset, **limits)
+    assert (skipping.records, skipping.problems) == ([], [])
+    path.write_text(line(7, 0.1) * 8)  # rewritten: short lines all the way past the offset
+    result = read(path, skipping.new_offset, **limits)
+    assert kinds(result)[0] == "replaced"
+
+
+def test_rewrite_with_a_line_boundary_at_the_offset_is_not_seen(tmp_path: Path) -> None:
+    """The documented limit: same lengths, so the old offset is a line start in the new file;
+    reading goes on from there and the rewritten lines before it are not read."""
+    path = tmp_path / "m.jsonl"
+    append(path, line(1, 0.5) + line(2, 0.4))
+    offset = read(path).new_offset
+    path.write_text(line(1, 0.6) + line(2, 0.3) + line(3, 0.2))
+    result = read(path, offset)
+    assert ([r.resource for r in result.records], result.problems) == ([3], [])
+
+
+def test_consecutive_bad_lines_are_one_problem(tmp_path: Path) -> None:
+    """A burst of binary garbage holds newlines at random: one problem, not one per line."""
+    path = tmp_path / "m.jsonl"
+    garbage = b"\xff" + bytes(range(256)) * 4  # four newlines: five lines, invalid UTF-8
+    append(path, line(1, 0.5))
+    start = path.stat().st_size
+    append(path, garbage + b"\n" + b"{oops\n\n[1]\n")
+    end = path.stat().st_size
+    append(path, line(2, 0.4) + "not json\n" + line(3, 0.3))
+    result = read(path)
+    assert [r.resource for r in result.records] == [1, 2, 3]
+    assert [(p.kind, p.offset) for p in result.problems] == [
+        ("not_utf8", start),
+        ("not_json", end + len(line(2, 0.4))),
+    ]
+    assert result.problems[0].detail.startswith("7 bad lines in a row")  # 5 + oops + [1]
+
+
 def test_truncated_to_empty(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     append(path, line(1, 0.5))
