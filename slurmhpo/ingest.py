@@ -42,7 +42,10 @@ Decisions about bad data (one problem per line at most, keyed by the line's offs
   is tolerated (some Windows tools write one).
 * Dropped lines that follow each other (no record between them) in one call are ONE problem,
   of the first line's kind and at its offset, whose detail counts them: a burst of binary
-  garbage, which holds ``\n`` bytes at random, is one defect, not hundreds of warnings.
+  garbage, which holds ``\\n`` bytes at random, is one defect, not hundreds of warnings.
+  A run that a later call continues (its first line dropped, and the line before it, read
+  again, dropped too: say, garbage whose unfinished last line a later report ended) is not
+  reported again. Only then is the file read back, at most ``max_line_bytes`` bytes.
 * ``no_resource`` / ``bad_resource``: the line is dropped. The resource must be a JSON int
   (not ``3.0``, not ``true``) between 1 and :data:`slurmhpo.paths.MAX_RESOURCE`, exactly as
   the trial side writes it; anything else is a writer bug worth seeing, not guessing around.
@@ -75,6 +78,7 @@ import json
 import math
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,7 +192,7 @@ def read_new_records(
         restarted = problems and problems[-1].kind in ("truncated", "replaced")
         return ReadResult([], problems, 0 if restarted else offset)
     options = _Options(resource_name, metric, max_line_bytes)
-    records, new_offset = _parse_chunk(chunk, options, problems)
+    records, new_offset = _parse_chunk(chunk, options, problems, Path(path))
     return ReadResult(records, problems, new_offset, chunk.more)
 
 
@@ -290,9 +294,14 @@ def _in_skipped_line(fd: int, offset: int, max_line_bytes: int) -> bool:
 
 
 def _parse_chunk(
-    chunk: _Chunk, options: _Options, problems: list[Problem]
+    chunk: _Chunk, options: _Options, problems: list[Problem], path: Path
 ) -> tuple[list[Record], int]:
-    """Parse the complete lines of ``chunk``; returns the records and the new offset."""
+    """Parse the complete lines of ``chunk``; returns the records and the new offset.
+
+    ``path`` is read again only when the first line is dropped, to see whether the line
+    before it (read by an earlier call) was dropped too: then the run goes on, already
+    reported (see the module docstring).
+    """
     data, start = chunk.data, chunk.start
     pos = 0
     if start > 0:  # data[0] is the byte before the caller's offset
@@ -303,7 +312,8 @@ def _parse_chunk(
             pos = newline
         pos += 1
     records: list[Record] = []
-    dropped = _DroppedRun(problems)
+    first = start + pos
+    dropped = _DroppedRun(problems, first, lambda: _line_before_dropped(path, first, options))
     while (newline := data.find(b"\n", pos)) >= 0:
         found: list[Problem] = []
         record = _parse_line(data[pos:newline], start + pos, options, found)
@@ -320,12 +330,18 @@ def _parse_chunk(
 
 
 class _DroppedRun:
-    """Collects consecutive dropped lines so that they become one problem (module doc)."""
+    """Collects consecutive dropped lines so that they become one problem (module doc).
 
-    def __init__(self, problems: list[Problem]) -> None:
+    A run that starts at ``first`` (the call's first line) continues the run of an earlier
+    call if ``continues()`` says the line before was dropped: it is then not reported again.
+    """
+
+    def __init__(self, problems: list[Problem], first: int, continues: Callable[[], bool]) -> None:
         self.problems = problems
         self.run: list[Problem] = []
         self.end = 0
+        self.first = first
+        self.continues: Callable[[], bool] | None = continues
 
     def add(self, found: list[Problem], record: Record | None, end: int) -> None:
         """One line's problems; ``end`` is the offset just past the line."""
@@ -338,6 +354,10 @@ class _DroppedRun:
         self.problems.extend(found)
 
     def flush(self) -> None:
+        continues, self.continues = self.continues, None  # only the call's first run may
+        if self.run and self.run[0].offset == self.first and continues and continues():
+            self.run = []
+            return
         if len(self.run) > 1:
             first = self.run[0]
             detail = (
@@ -348,6 +368,30 @@ class _DroppedRun:
         else:
             self.problems.extend(self.run)
         self.run = []
+
+
+def _line_before_dropped(path: Path, offset: int, options: _Options) -> bool:
+    """Whether the line that ends just before ``offset`` yields no record (a dropped line).
+
+    Reads at most ``max_line_bytes`` bytes back; a line longer than that was dropped as too
+    long. False when there is no line before, or on any OS error (the problem is then
+    reported again: a repeat is better than a silence).
+    """
+    if offset == 0:
+        return False
+    low = max(offset - 1 - options.max_line_bytes, 0)
+    try:
+        with open(path, "rb") as file:
+            file.seek(low)
+            before = file.read(offset - 1 - low)
+    except OSError:
+        return False
+    newline = before.rfind(b"\n")
+    if newline < 0 and low > 0:
+        return True
+    scratch: list[Problem] = []
+    record = _parse_line(before[newline + 1 :], low + newline + 1, options, scratch)
+    return record is None and bool(scratch) and scratch[0].kind in DROPPED_KINDS
 
 
 def _too_long(offset: int, length: int, options: _Options, unfinished: bool) -> Problem:

@@ -368,6 +368,23 @@ def test_consecutive_bad_lines_are_one_problem(tmp_path: Path) -> None:
     assert result.problems[0].detail.startswith("7 bad lines in a row")  # 5 + oops + [1]
 
 
+def test_a_run_of_bad_lines_continued_by_a_later_call_is_not_reported_again(
+    tmp_path: Path,
+) -> None:
+    """Garbage whose last line is unfinished: a later report ends it, and that last piece is
+    part of the damage already reported. A bad line after a good one is a new problem."""
+    path = tmp_path / "m.jsonl"
+    append(path, line(1, 0.5) + "\x00\x01garbage\n\xff\xfe more")
+    first = read(path)
+    assert ([r.resource for r in first.records], kinds(first)) == ([1], ["not_json"])
+    append(path, "\n" + line(2, 0.4))
+    second = read(path, first.new_offset)
+    assert ([r.resource for r in second.records], second.problems) == ([2], [])
+    append(path, "oops\n" + line(3, 0.3))
+    third = read(path, second.new_offset)
+    assert ([r.resource for r in third.records], kinds(third)) == ([3], ["not_json"])
+
+
 def test_truncated_to_empty(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     append(path, line(1, 0.5))
