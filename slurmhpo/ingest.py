@@ -12,8 +12,11 @@ Contract of :func:`read_new_records`
   only for bad arguments (a bug in the caller).
 * Only complete lines (ending in ``\\n``) are parsed. A last line without its ``\\n`` is left
   for the next call: ``new_offset`` stops at its start.
-* Each call reads at most ``max_bytes`` (+1, see below) with one ``pread``, so a huge burst is
-  consumed over several calls; ``ReadResult.more`` says that data is still waiting.
+* Each call parses at most ``max_bytes`` (+1, see below), read with one ``pread``, so a huge
+  burst is consumed over several calls; ``ReadResult.more`` says that data is still waiting.
+  Only the skip of a too-long line reads more, without keeping it: up to ``max_skip_bytes``
+  to find the line's end, then one more ``max_bytes`` after it (see
+  :func:`read_new_records`).
 * Store ``new_offset`` with the observations, in the same transaction, and pass it back next
   time. Every record and every problem is then returned exactly once, in file order.
 
@@ -79,7 +82,7 @@ import math
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,6 +92,7 @@ from slurmhpo.paths import MAX_RESOURCE
 TIME_KEY = "time"
 DEFAULT_MAX_LINE_BYTES = 1_000_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_SKIP_BYTES = 256 * 1024 * 1024  # the end of a too-long line sought per call
 PROBLEM_KINDS = (
     "not_json",
     "not_object",
@@ -178,22 +182,71 @@ def read_new_records(
     metric: str,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_skip_bytes: int = DEFAULT_MAX_SKIP_BYTES,
 ) -> ReadResult:
     """Parse the complete lines of ``path`` after byte ``offset`` (see the module docstring).
 
     ``resource_name`` is the key holding the resource (e.g. ``epoch``), ``metric`` the
     objective. ``max_bytes`` must exceed ``max_line_bytes`` so that every call either makes
     progress or has nothing new to read. Never raises for file contents or OS errors.
+
+    A read that ends inside a line skipped as too long goes on looking for that line's end,
+    ``max_bytes`` at a time, none of it kept, up to ``max_skip_bytes``; found, the lines
+    after it are read too (``max_bytes`` more). So a 100 MB line costs one call, not one per
+    ``max_bytes``: a caller that stops reading a file when its job ends (with ``more`` still
+    True) would otherwise lose the reports written after the long line.
     """
     _check_arguments(offset, max_line_bytes, max_bytes)
+    options = _Options(resource_name, metric, max_line_bytes)
+    first, inside = _read_once(Path(path), offset, options, max_bytes)
+    if not (inside and first.more):
+        return first
+    skipped_to, at_line_end = _skip_line(Path(path), first.new_offset, max_bytes, max_skip_bytes)
+    if not at_line_end:
+        return replace(first, new_offset=skipped_to, more=True)
+    rest, _ = _read_once(Path(path), skipped_to, options, max_bytes)
+    return ReadResult(
+        first.records + rest.records, first.problems + rest.problems, rest.new_offset, rest.more
+    )
+
+
+def _read_once(
+    path: Path, offset: int, options: _Options, max_bytes: int
+) -> tuple[ReadResult, bool]:
+    """One bounded read and parse; the flag says it ended inside a line being skipped."""
     problems: list[Problem] = []
-    chunk = _read_chunk(Path(path), offset, max_bytes, max_line_bytes, problems)
+    chunk = _read_chunk(path, offset, max_bytes, options.max_line_bytes, problems)
     if chunk is None:
         restarted = problems and problems[-1].kind in ("truncated", "replaced")
-        return ReadResult([], problems, 0 if restarted else offset)
-    options = _Options(resource_name, metric, max_line_bytes)
-    records, new_offset = _parse_chunk(chunk, options, problems, Path(path))
-    return ReadResult(records, problems, new_offset, chunk.more)
+        return ReadResult([], problems, 0 if restarted else offset), False
+    records, new_offset = _parse_chunk(chunk, options, problems, path)
+    end = chunk.start + len(chunk.data)
+    inside = new_offset == end and chunk.data[-1:] != b"\n"
+    return ReadResult(records, problems, new_offset, chunk.more), inside
+
+
+def _skip_line(path: Path, offset: int, piece: int, budget: int) -> tuple[int, bool]:
+    """Scan from ``offset`` for the end of the line being skipped, ``piece`` bytes a read,
+    at most ``budget`` bytes; returns (the offset reached, whether just past a newline)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return offset, False
+    try:
+        position = offset
+        while position - offset < budget:
+            data = os.pread(fd, min(piece, budget - (position - offset)), position)
+            if not data:
+                break
+            newline = data.find(b"\n")
+            if newline >= 0:
+                return position + newline + 1, True
+            position += len(data)
+        return position, False
+    except OSError:
+        return position, False
+    finally:
+        os.close(fd)
 
 
 def _check_arguments(offset: int, max_line_bytes: int, max_bytes: int) -> None:

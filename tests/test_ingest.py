@@ -252,6 +252,22 @@ def test_huge_line_written_in_two_steps_reported_once(tmp_path: Path) -> None:
     assert last.new_offset == path.stat().st_size
 
 
+def test_a_line_far_longer_than_one_read_is_skipped_in_one_call(tmp_path: Path) -> None:
+    """The skip reads on to the line's end (nothing kept), then the lines after it: a job
+    that ends right after such a line has all its reports read by the next call."""
+    path = tmp_path / "m.jsonl"
+    limits = {"max_line_bytes": 1000, "max_bytes": 4000}
+    append(path, line(1, 0.5) + '{"epoch": 2, "pad": "' + "x" * 50_000 + '"}\n')
+    append(path, line(3, 0.3) + line(4, 0.2))
+    result = read(path, 0, **limits)
+    assert [r.resource for r in result.records] == [1, 3, 4]
+    assert kinds(result) == ["too_long"]
+    assert (result.new_offset, result.more) == (path.stat().st_size, False)
+    capped = read(path, 0, **limits, max_skip_bytes=10_000)  # the skip has its own bound
+    assert ([r.resource for r in capped.records], capped.more) == ([1], True)
+    assert capped.new_offset == 4000 + 10_000  # one read of max_bytes, then the skip bound
+
+
 def test_complete_long_line_in_one_read(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     append(path, line(1, 0.5, pad="x" * 2000) + line(2, 0.4))
