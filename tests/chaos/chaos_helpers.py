@@ -85,6 +85,9 @@ def run_damaged_study(
     with read_session(engine) as session:
         decisions = [d.payload for d in session.scalars(select(Decision).order_by(Decision.seq))]
     written = [json.loads(line) for line in ledger.read_text().splitlines()]
+    for metric_file in (tmp_path / "runs").rglob("metrics.jsonl"):
+        if metric_file.stat().st_size > 1024 * 1024:
+            metric_file.unlink()  # the 100 MiB line: not to be kept in pytest's old temp dirs
     return ChaosRun(name, exit_code, log.read_text(errors="replace"), load_rows(engine, name),
                     decisions, written)  # fmt: skip
 
