@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -119,13 +120,29 @@ def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
             )
             log.info("registered study %s", spec.name)
             return spec
-    if stored != spec:
+    if stored != spec and not _same_but_interpreter_path(stored, spec):
         raise ConfigError(
             "name",
             f"a different study named {spec.name!r} is already in the database",
             f"rename this study, or continue the stored one with: slurmhpo run {spec.name}",
         )
     return stored
+
+
+def _same_but_interpreter_path(stored: StudySpec, spec: StudySpec) -> bool:
+    """Whether the two differ only in the spelling of one Python interpreter at the head of
+    the trial command: the same file launched as ``slurmhpo`` (``.venv/bin/python3``) and as
+    ``python -m slurmhpo.cli.main`` (``.venv/bin/python``) resolves a bare ``python``
+    differently, and a study stored before bare names were resolved keeps ``python``. The
+    stored spec, and its interpreter, is then the one that runs."""
+    old, new = stored.trial.command, spec.trial.command
+    if not old or not new or old[1:] != new[1:] or old[0] == new[0]:
+        return False
+    same_file = os.path.realpath(old[0]) == os.path.realpath(new[0])
+    if not (old[0] in BARE_PYTHONS or same_file):
+        return False
+    trial = dataclasses.replace(spec.trial, command=old)
+    return dataclasses.replace(spec, trial=trial) == stored
 
 
 def check_backend_available(spec: StudySpec) -> None:

@@ -8,6 +8,7 @@ jobs start.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -15,9 +16,17 @@ import pytest
 from sqlalchemy import select
 
 from slurmhpo.cli.main import main
-from slurmhpo.controller.studies import resolve_interpreter, script_of
+from slurmhpo.controller.studies import (
+    register_study,
+    resolve_interpreter,
+    resolve_paths,
+    script_of,
+)
+from slurmhpo.errors import ConfigError
 from slurmhpo.store.db import make_engine, read_session
+from slurmhpo.store.migrate import upgrade
 from slurmhpo.store.models import Observation, Study, Trial
+from slurmhpo.study import load_study
 
 TOY = Path(__file__).resolve().parents[1] / "controller" / "toy_trial.py"
 
@@ -144,3 +153,36 @@ def test_only_a_bare_python_head_is_replaced(
 )
 def test_the_script_of_a_command(command: tuple[str, ...], script: str | None) -> None:
     assert script_of(command) == script
+
+
+def test_the_same_file_from_another_spelling_of_the_interpreter_is_the_same_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slurmhpo run` (.venv/bin/python3) and `python -m slurmhpo.cli.main run`
+    (.venv/bin/python) resolve `python` differently: still the stored study, which runs with
+    the interpreter it was registered with. A study stored with a bare `python` (before
+    resolution) is accepted too; another interpreter is another study."""
+    real = tmp_path / "python3.11"
+    real.write_text("")
+    for alias in ("python", "python3"):
+        (tmp_path / alias).symlink_to(real)
+    (tmp_path / "other-python").write_text("")
+    engine = make_engine(f"sqlite:///{tmp_path / 'studies.db'}")
+    upgrade(engine)
+    spec = load_study(study_file(tmp_path, ["python", str(TOY)]))
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
+    first = register_study(engine, resolve_paths(spec))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert register_study(engine, resolve_paths(spec)) == first
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "other-python"))
+    with pytest.raises(ConfigError, match="a different study named 'bare'"):
+        register_study(engine, resolve_paths(spec))
+
+    older = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    upgrade(older)
+    resolved = resolve_paths(spec)
+    bare = dataclasses.replace(resolved.trial, command=spec.trial.command)
+    stored = register_study(older, dataclasses.replace(resolved, trial=bare))  # as before
+    assert stored.trial.command == ("python", str(TOY))
+    assert register_study(older, resolve_paths(spec)) == stored
