@@ -341,9 +341,9 @@ def _in_skipped_line(fd: int, offset: int, max_line_bytes: int) -> bool:
     low = max(offset - 1 - max_line_bytes, 0)
     before = os.pread(fd, offset - 1 - low, low)
     newline = before.rfind(b"\n")
-    if newline < 0:
-        return low > 0  # no line start within reach: the line is longer than the limit
-    return offset - (low + newline + 1) > max_line_bytes
+    if newline < 0 and low > 0:
+        return True  # no line start within reach: the line is longer than the limit
+    return offset - (low + newline + 1) > max_line_bytes  # no newline: the line starts at 0
 
 
 def _parse_chunk(

@@ -355,6 +355,20 @@ def test_a_rewrite_cannot_hide_inside_the_skip_of_a_long_line(tmp_path: Path) ->
     assert kinds(result)[0] == "replaced"
 
 
+def test_skip_of_a_first_line_just_over_the_limit_is_no_rewrite(tmp_path: Path) -> None:
+    """The boundary: a too-long line at byte 0 seen with limit + 1 bytes leaves the offset
+    where the look back reaches byte 0 without a newline; that is still the skip."""
+    path = tmp_path / "m.jsonl"
+    limits = {"max_line_bytes": 400, "max_bytes": 450}
+    text = '{"epoch": 1, "pad": "' + "x" * 600 + '"}\n'
+    append(path, text[:401])
+    first = read(path, 0, **limits)
+    assert (kinds(first), first.new_offset) == (["too_long"], 401)
+    append(path, text[401:] + line(2, 0.4))
+    second = read(path, first.new_offset, **limits)
+    assert ([r.resource for r in second.records], second.problems) == ([2], [])
+
+
 def test_rewrite_with_a_line_boundary_at_the_offset_is_not_seen(tmp_path: Path) -> None:
     """The documented limit: same lengths, so the old offset is a line start in the new file;
     reading goes on from there and the rewritten lines before it are not read."""
