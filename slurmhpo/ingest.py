@@ -374,11 +374,13 @@ def _parse_chunk(
             records.append(record)
         dropped.add(found, record, start + newline + 1)
         pos = newline + 1
-    dropped.flush()
     tail = len(data) - pos
-    if tail > options.max_line_bytes:
-        problems.append(_too_long(start + pos, tail, options, unfinished=True))
+    if tail > options.max_line_bytes:  # an unfinished line already too long: a dropped line
+        unfinished = _too_long(start + pos, tail, options, unfinished=True)
+        dropped.add([unfinished], None, start + len(data))
+        dropped.flush()
         return records, start + len(data)
+    dropped.flush()
     return records, start + pos
 
 

@@ -575,3 +575,49 @@ def test_random_splits_give_every_record_once_in_order(
     starts = [r.line_offset for r in got]
     assert all(stream[s:].startswith(b'{"epoch": ') for s in starts)
     assert starts == sorted(set(starts))
+
+
+def build_runs_stream(
+    epochs: list[int], runs: list[list[str]]
+) -> tuple[bytes, list[int], list[tuple[int, str]]]:
+    """Each epoch's line after a run of bad lines (maybe none): the bytes, the expected
+    epochs, and the expected (offset, kind): one per run, its first line's."""
+    stream, problems = b"", []
+    for i, epoch in enumerate(epochs):
+        run = runs[i] if i < len(runs) else []
+        if run:
+            problems.append((len(stream), run[0]))
+        stream += b"".join(BAD_LINES[kind] + b"\n" for kind in run)
+        stream += (json.dumps({"epoch": epoch, "val_loss": 0.5}) + "\n").encode()
+    return stream, epochs, problems
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    epochs=st.lists(st.integers(1, 10_000), max_size=12),
+    runs=st.lists(st.lists(st.sampled_from(sorted(BAD_LINES)), max_size=4), max_size=12),
+    cuts=st.lists(st.floats(0, 1), max_size=12),
+)
+def test_random_splits_report_each_run_of_bad_lines_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    epochs: list[int],
+    runs: list[list[str]],
+    cuts: list[float],
+) -> None:
+    """However the appends split a run of consecutive bad lines over calls, it is one
+    problem, at its first line, of that line's kind; every record is still read once."""
+    path = tmp_path_factory.mktemp("runs") / "m.jsonl"
+    stream, expected, expected_problems = build_runs_stream(epochs, runs)
+    points = sorted({int(c * len(stream)) for c in cuts} | {0, len(stream)})
+    offset, got, problems = 0, [], []
+    path.write_bytes(b"")
+    for lo, hi in itertools.pairwise(points):
+        append(path, stream[lo:hi])
+        records, found, offset = drain(path, offset, max_line_bytes=400, max_bytes=450)
+        got += records
+        problems += found
+    assert offset == len(stream)
+    assert [r.resource for r in got] == expected
+    assert [(p.offset, p.kind) for p in problems] == expected_problems
