@@ -545,6 +545,23 @@ def build_stream(
     return stream, expected, problems
 
 
+def feed_in_pieces(
+    path: Path, stream: bytes, cuts: list[float]
+) -> tuple[list[Record], list[Problem]]:
+    """Append ``stream`` cut at the fractions ``cuts``, draining the reader after each piece
+    (limits 400/450, so BAD_LINES' too-long line spans reads); checks it ends at the end."""
+    points = sorted({int(c * len(stream)) for c in cuts} | {0, len(stream)})
+    offset, got, problems = 0, [], []
+    path.write_bytes(b"")
+    for lo, hi in itertools.pairwise(points):
+        append(path, stream[lo:hi])
+        records, found, offset = drain(path, offset, max_line_bytes=400, max_bytes=450)
+        got += records
+        problems += found
+    assert offset == len(stream)
+    return got, problems
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -561,15 +578,7 @@ def test_random_splits_give_every_record_once_in_order(
 ) -> None:
     path = tmp_path_factory.mktemp("prop") / "m.jsonl"
     stream, expected, expected_problems = build_stream(items, bad_slots)
-    points = sorted({int(c * len(stream)) for c in cuts} | {0, len(stream)})
-    offset, got, problems = 0, [], []
-    path.write_bytes(b"")
-    for lo, hi in itertools.pairwise(points):
-        append(path, stream[lo:hi])
-        records, found, offset = drain(path, offset, max_line_bytes=400, max_bytes=450)
-        got += records
-        problems += found
-    assert offset == len(stream)
+    got, problems = feed_in_pieces(path, stream, cuts)
     assert [(r.resource, json.dumps(r.metrics)) for r in got] == expected
     assert [(p.offset, p.kind) for p in problems] == expected_problems
     starts = [r.line_offset for r in got]
@@ -610,14 +619,6 @@ def test_random_splits_report_each_run_of_bad_lines_once(
     problem, at its first line, of that line's kind; every record is still read once."""
     path = tmp_path_factory.mktemp("runs") / "m.jsonl"
     stream, expected, expected_problems = build_runs_stream(epochs, runs)
-    points = sorted({int(c * len(stream)) for c in cuts} | {0, len(stream)})
-    offset, got, problems = 0, [], []
-    path.write_bytes(b"")
-    for lo, hi in itertools.pairwise(points):
-        append(path, stream[lo:hi])
-        records, found, offset = drain(path, offset, max_line_bytes=400, max_bytes=450)
-        got += records
-        problems += found
-    assert offset == len(stream)
+    got, problems = feed_in_pieces(path, stream, cuts)
     assert [r.resource for r in got] == expected
     assert [(p.offset, p.kind) for p in problems] == expected_problems
