@@ -77,19 +77,34 @@ controller that remembers the keys it logged (per job) logs them once.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from slurmhpo.paths import MAX_RESOURCE
+from slurmhpo.metric_lines import (
+    DROPPED_KINDS,
+    TIME_KEY,
+    LineRules,
+    Problem,
+    Record,
+    parse_line,
+    too_long,
+)
 
-TIME_KEY = "time"
+# Record, Problem and TIME_KEY live in slurmhpo.metric_lines (one line's rules) and are part
+# of this module's interface too.
+__all__ = [
+    "PROBLEM_KINDS",
+    "TIME_KEY",
+    "Problem",
+    "ReadResult",
+    "Record",
+    "problem_key",
+    "read_new_records",
+]
+
 DEFAULT_MAX_LINE_BYTES = 1_000_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_SKIP_BYTES = 256 * 1024 * 1024  # the end of a too-long line sought per call
@@ -106,37 +121,6 @@ PROBLEM_KINDS = (
     "missing",
     "unreadable",
 )
-# Kinds of a line that yields no record; consecutive ones in one call are one problem.
-DROPPED_KINDS = frozenset(
-    {"not_json", "not_object", "no_resource", "bad_resource", "too_long", "not_utf8"}
-)
-_SHOWN = 80  # characters of a bad value or parser message quoted in a problem's detail
-
-
-@dataclass(frozen=True)
-class Record:
-    """One complete, valid metric line.
-
-    ``metrics`` holds every numeric key except the resource and ``time``, as floats (ints
-    converted, NaN and infinities kept). ``value`` is ``metrics[metric]``, None when the line
-    lacks a usable objective. ``reported_at`` is the ``time`` key as an aware UTC datetime.
-    ``line_offset`` is the byte offset where the line starts in the file.
-    """
-
-    resource: int
-    metrics: dict[str, float] = field(hash=False)
-    value: float | None
-    reported_at: datetime | None
-    line_offset: int
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A defect found at byte ``offset``; ``kind`` is one of :data:`PROBLEM_KINDS`."""
-
-    offset: int
-    kind: str
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -160,13 +144,6 @@ class _Chunk:
     data: bytes
     start: int
     more: bool
-
-
-@dataclass(frozen=True)
-class _Options:
-    resource_name: str
-    metric: str
-    max_line_bytes: int
 
 
 def problem_key(path: Path | str, problem: Problem) -> tuple[str, int, str]:
@@ -197,7 +174,7 @@ def read_new_records(
     True) would otherwise lose the reports written after the long line.
     """
     _check_arguments(offset, max_line_bytes, max_bytes)
-    options = _Options(resource_name, metric, max_line_bytes)
+    options = LineRules(resource_name, metric, max_line_bytes)
     first, inside = _read_once(Path(path), offset, options, max_bytes)
     if not (inside and first.more):
         return first
@@ -211,7 +188,7 @@ def read_new_records(
 
 
 def _read_once(
-    path: Path, offset: int, options: _Options, max_bytes: int
+    path: Path, offset: int, options: LineRules, max_bytes: int
 ) -> tuple[ReadResult, bool]:
     """One bounded read and parse; the flag says it ended inside a line being skipped."""
     problems: list[Problem] = []
@@ -347,7 +324,7 @@ def _in_skipped_line(fd: int, offset: int, max_line_bytes: int) -> bool:
 
 
 def _parse_chunk(
-    chunk: _Chunk, options: _Options, problems: list[Problem], path: Path
+    chunk: _Chunk, options: LineRules, problems: list[Problem], path: Path
 ) -> tuple[list[Record], int]:
     """Parse the complete lines of ``chunk``; returns the records and the new offset.
 
@@ -369,14 +346,14 @@ def _parse_chunk(
     dropped = _DroppedRun(problems, first, lambda: _line_before_dropped(path, first, options))
     while (newline := data.find(b"\n", pos)) >= 0:
         found: list[Problem] = []
-        record = _parse_line(data[pos:newline], start + pos, options, found)
+        record = parse_line(data[pos:newline], start + pos, options, found)
         if record is not None:
             records.append(record)
         dropped.add(found, record, start + newline + 1)
         pos = newline + 1
     tail = len(data) - pos
     if tail > options.max_line_bytes:  # an unfinished line already too long: a dropped line
-        unfinished = _too_long(start + pos, tail, options, unfinished=True)
+        unfinished = too_long(start + pos, tail, options, unfinished=True)
         dropped.add([unfinished], None, start + len(data))
         dropped.flush()
         return records, start + len(data)
@@ -425,7 +402,7 @@ class _DroppedRun:
         self.run = []
 
 
-def _line_before_dropped(path: Path, offset: int, options: _Options) -> bool:
+def _line_before_dropped(path: Path, offset: int, options: LineRules) -> bool:
     """Whether the line that ends just before ``offset`` yields no record (a dropped line).
 
     Reads at most ``max_line_bytes`` bytes back; a line longer than that was dropped as too
@@ -445,112 +422,5 @@ def _line_before_dropped(path: Path, offset: int, options: _Options) -> bool:
     if newline < 0 and low > 0:
         return True
     scratch: list[Problem] = []
-    record = _parse_line(before[newline + 1 :], low + newline + 1, options, scratch)
+    record = parse_line(before[newline + 1 :], low + newline + 1, options, scratch)
     return record is None and bool(scratch) and scratch[0].kind in DROPPED_KINDS
-
-
-def _too_long(offset: int, length: int, options: _Options, unfinished: bool) -> Problem:
-    so_far = " so far, still unfinished" if unfinished else ""
-    return Problem(
-        offset,
-        "too_long",
-        f"line of {length} bytes{so_far} exceeds the {options.max_line_bytes}-byte limit; skipped",
-    )
-
-
-def _parse_line(
-    raw: bytes, offset: int, options: _Options, problems: list[Problem]
-) -> Record | None:
-    """The record on one complete line (without its newline), or None (problem appended)."""
-    if len(raw) > options.max_line_bytes:
-        problems.append(_too_long(offset, len(raw), options, unfinished=False))
-        return None
-    if not raw.strip():
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(offset, "not_utf8", f"invalid UTF-8 at byte {exc.start}"))
-        return None
-    if offset == 0:
-        text = text.removeprefix("\ufeff")
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        problems.append(Problem(offset, "not_json", _shorten(str(exc) or type(exc).__name__)))
-        return None
-    if not isinstance(obj, dict):
-        problems.append(
-            Problem(offset, "not_object", f"a JSON {type(obj).__name__}, not an object")
-        )
-        return None
-    return _record_from_object(obj, offset, options, problems)
-
-
-def _record_from_object(
-    obj: dict[str, Any], offset: int, options: _Options, problems: list[Problem]
-) -> Record | None:
-    """Validate the resource, keep the numeric metrics, report the rest (see module doc)."""
-    name = options.resource_name
-    if name not in obj:
-        problems.append(Problem(offset, "no_resource", f"no {name!r} key"))
-        return None
-    resource = obj[name]
-    if not _is_int(resource) or not 1 <= resource <= MAX_RESOURCE:
-        problems.append(
-            Problem(
-                offset,
-                "bad_resource",
-                f"{name}={_shorten(repr(resource))}: must be an int from 1 to {MAX_RESOURCE}",
-            )
-        )
-        return None
-    bad: list[str] = []
-    reported_at = None
-    if TIME_KEY in obj:
-        reported_at = _timestamp(obj[TIME_KEY])
-        if reported_at is None:
-            bad.append(f"{TIME_KEY}={_shorten(repr(obj[TIME_KEY]))}")
-    metrics: dict[str, float] = {}
-    for key, value in obj.items():
-        if key in (name, TIME_KEY):
-            continue
-        number = _as_float(value)
-        if number is None:
-            bad.append(f"{_shorten(repr(key))}={_shorten(repr(value))}")
-        else:
-            metrics[key] = number
-    if bad:
-        problems.append(Problem(offset, "bad_metric", "not a number, dropped: " + ", ".join(bad)))
-    return Record(resource, metrics, metrics.get(options.metric), reported_at, offset)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _as_float(value: Any) -> float | None:
-    """``value`` as a float if it is a JSON number (NaN/inf kept); None otherwise."""
-    if isinstance(value, float):
-        return value
-    if _is_int(value):
-        try:
-            return float(value)
-        except OverflowError:  # an int beyond float range is not a usable metric
-            return None
-    return None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """Unix seconds as an aware UTC datetime; None for non-numbers, NaN, inf, out of range."""
-    seconds = _as_float(value)
-    if seconds is None or not math.isfinite(seconds):
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
