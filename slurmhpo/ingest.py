@@ -12,8 +12,11 @@ Contract of :func:`read_new_records`
   only for bad arguments (a bug in the caller).
 * Only complete lines (ending in ``\\n``) are parsed. A last line without its ``\\n`` is left
   for the next call: ``new_offset`` stops at its start.
-* Each call reads at most ``max_bytes`` (+1, see below) with one ``pread``, so a huge burst is
-  consumed over several calls; ``ReadResult.more`` says that data is still waiting.
+* Each call parses at most ``max_bytes`` (+1, see below), read with one ``pread``, so a huge
+  burst is consumed over several calls; ``ReadResult.more`` says that data is still waiting.
+  Only the skip of a too-long line reads more, without keeping it: up to ``max_skip_bytes``
+  to find the line's end, then one more ``max_bytes`` after it (see
+  :func:`read_new_records`).
 * Store ``new_offset`` with the observations, in the same transaction, and pass it back next
   time. Every record and every problem is then returned exactly once, in file order.
 
@@ -24,14 +27,28 @@ INSIDE that line. No extra state is needed to remember "skipping": every other o
 function returns is 0 or just after a ``\\n``, so a call whose ``offset - 1`` byte is not a
 ``\\n`` knows it is inside a line that was already reported, and skips silently up to the
 next ``\\n``. That is why a call reads from ``offset - 1``: one byte more, still one read.
-A stored offset that lands inside a line for any other reason (a file replaced by a longer
-one) resynchronises the same way, at the next line boundary.
+
+A stored offset can also land inside a line because the file was rewritten (a restarted
+script that opened it with ``"w"``, a file deleted and written anew) and has grown past the
+offset before the reader looked. The two cases are told apart without stored state: a skip
+of a too-long line only ever leaves an offset MORE than ``max_line_bytes`` past the start of
+its line, so when the line around ``offset - 1`` starts closer than that (one more read of
+at most ``max_line_bytes`` bytes, and only when ``offset - 1`` is not a ``\n``), the file
+was replaced: that is a ``replaced`` problem, and reading starts again from offset 0, as
+after ``truncated``. Skipping to the next line boundary instead would silently drop the
+rewritten lines before the old offset and the line across it.
 
 Decisions about bad data (one problem per line at most, keyed by the line's offset)
 -----------------------------------------------------------------------------------
 * Blank (whitespace-only) lines are ignored silently: they carry nothing.
 * ``not_utf8`` / ``not_json`` / ``not_object``: the line is dropped. A UTF-8 BOM at offset 0
   is tolerated (some Windows tools write one).
+* Dropped lines that follow each other (no record between them) in one call are ONE problem,
+  of the first line's kind and at its offset, whose detail counts them: a burst of binary
+  garbage, which holds ``\\n`` bytes at random, is one defect, not hundreds of warnings.
+  A run that a later call continues (its first line dropped, and the line before it, read
+  again, dropped too: say, garbage whose unfinished last line a later report ended) is not
+  reported again. Only then is the file read back, at most ``max_line_bytes`` bytes.
 * ``no_resource`` / ``bad_resource``: the line is dropped. The resource must be a JSON int
   (not ``3.0``, not ``true``) between 1 and :data:`slurmhpo.paths.MAX_RESOURCE`, exactly as
   the trial side writes it; anything else is a writer bug worth seeing, not guessing around.
@@ -46,6 +63,10 @@ Decisions about bad data (one problem per line at most, keyed by the line's offs
   new file holds past the old offset's reach are not lost (jumping to the current size would
   lose every line written before we noticed). A file replaced by one that is already longer
   than ``offset`` cannot be told apart from growth by its size.
+* ``replaced``: the offset lands inside a line that is not one skipped as too long (see
+  above): the file was rewritten and is already longer than ``offset``. Read again from 0,
+  as after ``truncated``. A rewritten file with a line boundary exactly at ``offset`` still
+  cannot be told apart from growth: its lines before ``offset`` are not read.
 * ``unreadable``: any other OS error, or a path that is not a regular file. Offset unchanged.
 
 Logging each problem once: problems carry the offset of their line, and offsets only move
@@ -56,20 +77,37 @@ controller that remembers the keys it logged (per job) logs them once.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import stat
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from slurmhpo.paths import MAX_RESOURCE
+from slurmhpo.metric_lines import (
+    DROPPED_KINDS,
+    TIME_KEY,
+    LineRules,
+    Problem,
+    Record,
+    parse_line,
+    too_long,
+)
 
-TIME_KEY = "time"
+# Record, Problem and TIME_KEY live in slurmhpo.metric_lines (one line's rules) and are part
+# of this module's interface too.
+__all__ = [
+    "PROBLEM_KINDS",
+    "TIME_KEY",
+    "Problem",
+    "ReadResult",
+    "Record",
+    "problem_key",
+    "read_new_records",
+]
+
 DEFAULT_MAX_LINE_BYTES = 1_000_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_SKIP_BYTES = 256 * 1024 * 1024  # the end of a too-long line sought per call
 PROBLEM_KINDS = (
     "not_json",
     "not_object",
@@ -79,36 +117,10 @@ PROBLEM_KINDS = (
     "too_long",
     "not_utf8",
     "truncated",
+    "replaced",
     "missing",
     "unreadable",
 )
-_SHOWN = 80  # characters of a bad value or parser message quoted in a problem's detail
-
-
-@dataclass(frozen=True)
-class Record:
-    """One complete, valid metric line.
-
-    ``metrics`` holds every numeric key except the resource and ``time``, as floats (ints
-    converted, NaN and infinities kept). ``value`` is ``metrics[metric]``, None when the line
-    lacks a usable objective. ``reported_at`` is the ``time`` key as an aware UTC datetime.
-    ``line_offset`` is the byte offset where the line starts in the file.
-    """
-
-    resource: int
-    metrics: dict[str, float] = field(hash=False)
-    value: float | None
-    reported_at: datetime | None
-    line_offset: int
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A defect found at byte ``offset``; ``kind`` is one of :data:`PROBLEM_KINDS`."""
-
-    offset: int
-    kind: str
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -134,13 +146,6 @@ class _Chunk:
     more: bool
 
 
-@dataclass(frozen=True)
-class _Options:
-    resource_name: str
-    metric: str
-    max_line_bytes: int
-
-
 def problem_key(path: Path | str, problem: Problem) -> tuple[str, int, str]:
     """A hashable identity for ``problem`` in ``path``: log a problem only if its key is new."""
     return (str(path), problem.offset, problem.kind)
@@ -154,22 +159,71 @@ def read_new_records(
     metric: str,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_skip_bytes: int = DEFAULT_MAX_SKIP_BYTES,
 ) -> ReadResult:
     """Parse the complete lines of ``path`` after byte ``offset`` (see the module docstring).
 
     ``resource_name`` is the key holding the resource (e.g. ``epoch``), ``metric`` the
     objective. ``max_bytes`` must exceed ``max_line_bytes`` so that every call either makes
     progress or has nothing new to read. Never raises for file contents or OS errors.
+
+    A read that ends inside a line skipped as too long goes on looking for that line's end,
+    ``max_bytes`` at a time, none of it kept, up to ``max_skip_bytes``; found, the lines
+    after it are read too (``max_bytes`` more). So a 100 MB line costs one call, not one per
+    ``max_bytes``: a caller that stops reading a file when its job ends (with ``more`` still
+    True) would otherwise lose the reports written after the long line.
     """
     _check_arguments(offset, max_line_bytes, max_bytes)
+    options = LineRules(resource_name, metric, max_line_bytes)
+    first, inside = _read_once(Path(path), offset, options, max_bytes)
+    if not (inside and first.more):
+        return first
+    skipped_to, at_line_end = _skip_line(Path(path), first.new_offset, max_bytes, max_skip_bytes)
+    if not at_line_end:
+        return replace(first, new_offset=skipped_to, more=True)
+    rest, _ = _read_once(Path(path), skipped_to, options, max_bytes)
+    return ReadResult(
+        first.records + rest.records, first.problems + rest.problems, rest.new_offset, rest.more
+    )
+
+
+def _read_once(
+    path: Path, offset: int, options: LineRules, max_bytes: int
+) -> tuple[ReadResult, bool]:
+    """One bounded read and parse; the flag says it ended inside a line being skipped."""
     problems: list[Problem] = []
-    chunk = _read_chunk(Path(path), offset, max_bytes, problems)
+    chunk = _read_chunk(path, offset, max_bytes, options.max_line_bytes, problems)
     if chunk is None:
-        new_offset = 0 if problems and problems[-1].kind == "truncated" else offset
-        return ReadResult([], problems, new_offset)
-    options = _Options(resource_name, metric, max_line_bytes)
-    records, new_offset = _parse_chunk(chunk, options, problems)
-    return ReadResult(records, problems, new_offset, chunk.more)
+        restarted = problems and problems[-1].kind in ("truncated", "replaced")
+        return ReadResult([], problems, 0 if restarted else offset), False
+    records, new_offset = _parse_chunk(chunk, options, problems, path)
+    end = chunk.start + len(chunk.data)
+    inside = new_offset == end and chunk.data[-1:] != b"\n"
+    return ReadResult(records, problems, new_offset, chunk.more), inside
+
+
+def _skip_line(path: Path, offset: int, piece: int, budget: int) -> tuple[int, bool]:
+    """Scan from ``offset`` for the end of the line being skipped, ``piece`` bytes a read,
+    at most ``budget`` bytes; returns (the offset reached, whether just past a newline)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return offset, False
+    try:
+        position = offset
+        while position - offset < budget:
+            data = os.pread(fd, min(piece, budget - (position - offset)), position)
+            if not data:
+                break
+            newline = data.find(b"\n")
+            if newline >= 0:
+                return position + newline + 1, True
+            position += len(data)
+        return position, False
+    except OSError:
+        return position, False
+    finally:
+        os.close(fd)
 
 
 def _check_arguments(offset: int, max_line_bytes: int, max_bytes: int) -> None:
@@ -184,12 +238,15 @@ def _check_arguments(offset: int, max_line_bytes: int, max_bytes: int) -> None:
         )
 
 
-def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]) -> _Chunk | None:
+def _read_chunk(
+    path: Path, offset: int, max_bytes: int, max_line_bytes: int, problems: list[Problem]
+) -> _Chunk | None:
     """Read the new bytes after ``offset`` (plus the byte before it); None if there are none.
 
-    Appends ``missing``/``unreadable``/``truncated`` to ``problems``. After ``truncated``
-    the chunk starts at offset 0 (None if the file is now empty). Opening the file (rather
-    than a bare ``stat``) makes NFS revalidate its size: close-to-open consistency.
+    Appends ``missing``/``unreadable``/``truncated``/``replaced`` to ``problems``. After
+    ``truncated`` or ``replaced`` the chunk starts at offset 0 (None if the file is now
+    empty). Opening the file (rather than a bare ``stat``) makes NFS revalidate its size:
+    close-to-open consistency.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -200,7 +257,7 @@ def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]
         problems.append(Problem(offset, "unreadable", f"cannot open {path}: {exc}"))
         return None
     try:
-        return _read_open_file(fd, path, offset, max_bytes, problems)
+        return _read_open_file(fd, path, offset, (max_bytes, max_line_bytes), problems)
     except OSError as exc:
         problems.append(Problem(offset, "unreadable", f"cannot read {path}: {exc}"))
         return None
@@ -209,9 +266,11 @@ def _read_chunk(path: Path, offset: int, max_bytes: int, problems: list[Problem]
 
 
 def _read_open_file(
-    fd: int, path: Path, offset: int, max_bytes: int, problems: list[Problem]
+    fd: int, path: Path, offset: int, limits: tuple[int, int], problems: list[Problem]
 ) -> _Chunk | None:
-    """The :func:`_read_chunk` work on an open descriptor (OSError propagates)."""
+    """The :func:`_read_chunk` work on an open descriptor (OSError propagates);
+    ``limits`` is (max_bytes, max_line_bytes)."""
+    max_bytes, max_line_bytes = limits
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         problems.append(Problem(offset, "unreadable", f"{path} is not a regular file"))
@@ -229,16 +288,50 @@ def _read_open_file(
         offset = 0
     if size == offset:
         return None
+    chunk = _pread_from(fd, offset, size, max_bytes)
+    if offset > 0 and chunk.data[:1] != b"\n" and not _in_skipped_line(fd, offset, max_line_bytes):
+        problems.append(
+            Problem(
+                offset,
+                "replaced",
+                f"{path} was rewritten: byte {offset}, where reading had stopped, is inside a "
+                "line; reading it again from the start (reports already stored are kept, "
+                "repeats ignored)",
+            )
+        )
+        chunk = _pread_from(fd, 0, size, max_bytes)
+    return chunk
+
+
+def _pread_from(fd: int, offset: int, size: int, max_bytes: int) -> _Chunk:
+    """Up to ``max_bytes`` after ``offset``, with the byte before it (see the module doc)."""
     start = max(offset - 1, 0)  # the byte before offset tells whether we are inside a line
     length = min(size - start, max_bytes + (offset - start))
     data = os.pread(fd, length, start)
     return _Chunk(data, start, more=start + len(data) < size)
 
 
+def _in_skipped_line(fd: int, offset: int, max_line_bytes: int) -> bool:
+    """Whether ``offset`` (not at a line start) can be one this reader left inside a line it
+    skipped as too long: only if that line started more than ``max_line_bytes`` before it.
+    Reads at most ``max_line_bytes`` bytes before ``offset - 1`` to find the line's start."""
+    low = max(offset - 1 - max_line_bytes, 0)
+    before = os.pread(fd, offset - 1 - low, low)
+    newline = before.rfind(b"\n")
+    if newline < 0 and low > 0:
+        return True  # no line start within reach: the line is longer than the limit
+    return offset - (low + newline + 1) > max_line_bytes  # no newline: the line starts at 0
+
+
 def _parse_chunk(
-    chunk: _Chunk, options: _Options, problems: list[Problem]
+    chunk: _Chunk, options: LineRules, problems: list[Problem], path: Path
 ) -> tuple[list[Record], int]:
-    """Parse the complete lines of ``chunk``; returns the records and the new offset."""
+    """Parse the complete lines of ``chunk``; returns the records and the new offset.
+
+    ``path`` is read again only when the first line is dropped, to see whether the line
+    before it (read by an earlier call) was dropped too: then the run goes on, already
+    reported (see the module docstring).
+    """
     data, start = chunk.data, chunk.start
     pos = 0
     if start > 0:  # data[0] is the byte before the caller's offset
@@ -249,120 +342,85 @@ def _parse_chunk(
             pos = newline
         pos += 1
     records: list[Record] = []
+    first = start + pos
+    dropped = _DroppedRun(problems, first, lambda: _line_before_dropped(path, first, options))
     while (newline := data.find(b"\n", pos)) >= 0:
-        record = _parse_line(data[pos:newline], start + pos, options, problems)
+        found: list[Problem] = []
+        record = parse_line(data[pos:newline], start + pos, options, found)
         if record is not None:
             records.append(record)
+        dropped.add(found, record, start + newline + 1)
         pos = newline + 1
     tail = len(data) - pos
-    if tail > options.max_line_bytes:
-        problems.append(_too_long(start + pos, tail, options, unfinished=True))
+    if tail > options.max_line_bytes:  # an unfinished line already too long: a dropped line
+        unfinished = too_long(start + pos, tail, options, unfinished=True)
+        dropped.add([unfinished], None, start + len(data))
+        dropped.flush()
         return records, start + len(data)
+    dropped.flush()
     return records, start + pos
 
 
-def _too_long(offset: int, length: int, options: _Options, unfinished: bool) -> Problem:
-    so_far = " so far, still unfinished" if unfinished else ""
-    return Problem(
-        offset,
-        "too_long",
-        f"line of {length} bytes{so_far} exceeds the {options.max_line_bytes}-byte limit; skipped",
-    )
+class _DroppedRun:
+    """Collects consecutive dropped lines so that they become one problem (module doc).
 
+    A run that starts at ``first`` (the call's first line) continues the run of an earlier
+    call if ``continues()`` says the line before was dropped: it is then not reported again.
+    """
 
-def _parse_line(
-    raw: bytes, offset: int, options: _Options, problems: list[Problem]
-) -> Record | None:
-    """The record on one complete line (without its newline), or None (problem appended)."""
-    if len(raw) > options.max_line_bytes:
-        problems.append(_too_long(offset, len(raw), options, unfinished=False))
-        return None
-    if not raw.strip():
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(offset, "not_utf8", f"invalid UTF-8 at byte {exc.start}"))
-        return None
-    if offset == 0:
-        text = text.removeprefix("\ufeff")
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        problems.append(Problem(offset, "not_json", _shorten(str(exc) or type(exc).__name__)))
-        return None
-    if not isinstance(obj, dict):
-        problems.append(
-            Problem(offset, "not_object", f"a JSON {type(obj).__name__}, not an object")
-        )
-        return None
-    return _record_from_object(obj, offset, options, problems)
+    def __init__(self, problems: list[Problem], first: int, continues: Callable[[], bool]) -> None:
+        self.problems = problems
+        self.run: list[Problem] = []
+        self.end = 0
+        self.first = first
+        self.continues: Callable[[], bool] | None = continues
 
+    def add(self, found: list[Problem], record: Record | None, end: int) -> None:
+        """One line's problems; ``end`` is the offset just past the line."""
+        if record is None and found and found[0].kind in DROPPED_KINDS:
+            self.run.append(found[0])
+            self.end = end
+            return
+        if record is not None:
+            self.flush()  # a blank line (no record, no problem) does not end a run
+        self.problems.extend(found)
 
-def _record_from_object(
-    obj: dict[str, Any], offset: int, options: _Options, problems: list[Problem]
-) -> Record | None:
-    """Validate the resource, keep the numeric metrics, report the rest (see module doc)."""
-    name = options.resource_name
-    if name not in obj:
-        problems.append(Problem(offset, "no_resource", f"no {name!r} key"))
-        return None
-    resource = obj[name]
-    if not _is_int(resource) or not 1 <= resource <= MAX_RESOURCE:
-        problems.append(
-            Problem(
-                offset,
-                "bad_resource",
-                f"{name}={_shorten(repr(resource))}: must be an int from 1 to {MAX_RESOURCE}",
+    def flush(self) -> None:
+        continues, self.continues = self.continues, None  # only the call's first run may
+        if self.run and self.run[0].offset == self.first and continues and continues():
+            self.run = []
+            return
+        if len(self.run) > 1:
+            first = self.run[0]
+            detail = (
+                f"{len(self.run)} bad lines in a row, bytes {first.offset} to {self.end}; "
+                f"the first: {first.detail}"
             )
-        )
-        return None
-    bad: list[str] = []
-    reported_at = None
-    if TIME_KEY in obj:
-        reported_at = _timestamp(obj[TIME_KEY])
-        if reported_at is None:
-            bad.append(f"{TIME_KEY}={_shorten(repr(obj[TIME_KEY]))}")
-    metrics: dict[str, float] = {}
-    for key, value in obj.items():
-        if key in (name, TIME_KEY):
-            continue
-        number = _as_float(value)
-        if number is None:
-            bad.append(f"{_shorten(repr(key))}={_shorten(repr(value))}")
+            self.problems.append(Problem(first.offset, first.kind, detail))
         else:
-            metrics[key] = number
-    if bad:
-        problems.append(Problem(offset, "bad_metric", "not a number, dropped: " + ", ".join(bad)))
-    return Record(resource, metrics, metrics.get(options.metric), reported_at, offset)
+            self.problems.extend(self.run)
+        self.run = []
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _line_before_dropped(path: Path, offset: int, options: LineRules) -> bool:
+    """Whether the line that ends just before ``offset`` yields no record (a dropped line).
 
-
-def _as_float(value: Any) -> float | None:
-    """``value`` as a float if it is a JSON number (NaN/inf kept); None otherwise."""
-    if isinstance(value, float):
-        return value
-    if _is_int(value):
-        try:
-            return float(value)
-        except OverflowError:  # an int beyond float range is not a usable metric
-            return None
-    return None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """Unix seconds as an aware UTC datetime; None for non-numbers, NaN, inf, out of range."""
-    seconds = _as_float(value)
-    if seconds is None or not math.isfinite(seconds):
-        return None
+    Reads at most ``max_line_bytes`` bytes back; a line longer than that was dropped as too
+    long. False when there is no line before, or on any OS error (the problem is then
+    reported again: a repeat is better than a silence).
+    """
+    if offset == 0:
+        return False
+    low = max(offset - 1 - options.max_line_bytes, 0)
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+        with open(path, "rb") as file:
+            file.seek(low)
+            before = file.read(offset - 1 - low)
+    except OSError:
+        return False
+    newline = before.rfind(b"\n")
+    if newline < 0 and low > 0:
+        return True
+    scratch: list[Problem] = []
+    record = parse_line(before[newline + 1 :], low + newline + 1, options, scratch)
+    return record is None and bool(scratch) and scratch[0].kind in DROPPED_KINDS

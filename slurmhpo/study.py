@@ -10,7 +10,7 @@ study in the database is always one that would load from a file.
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,6 @@ from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader, describe
 from slurmhpo.sbatch_options import check_sbatch_extra
 from slurmhpo.space import SearchSpace
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BACKENDS = ("auto", "local", "slurm")

@@ -46,7 +46,9 @@ UTF-8 text; every report is ONE JSON object on ONE line ending with ``\\n``, for
 * Write each line with a single ``write`` on a file opened for appending (``O_APPEND``, shell
   ``>>``, C ``fopen(..., "a")`` + one ``fputs`` + ``fflush``), so a reader sees a whole line or
   a line still missing its ``\\n``. Readers ignore a last line without ``\\n`` until it is
-  complete. From bash: ``printf '{"epoch": %d, "val_loss": %s, "time": %s}\\n' "$e" "$loss"
+  complete; :func:`report` first ends such a line if it was cut short, so the cut line is
+  skipped and the new report kept.
+  From bash: ``printf '{"epoch": %d, "val_loss": %s, "time": %s}\\n' "$e" "$loss"
   "$(date +%s.%N)" >> "$SLURMHPO_METRIC_FILE"``.
 * Only one job of a trial runs at a time, so reports of different jobs never interleave.
 
@@ -394,23 +396,37 @@ def append_line(path: Path, line: bytes, fsync: bool = True) -> None:
     concurrent writers on one host never interleave. Opening and closing per line pushes the
     data to an NFS server at close (close-to-open consistency). The parent directory is
     created if missing.
+
+    If the file does not end with a newline, one is written first, in the same ``write``: a
+    line cut short (a writer killed mid-line, a short write on a full disk, a stray partial
+    write) would otherwise glue onto this report and turn both into one bad line. Ended, the
+    cut line is skipped once by the reader and this report is kept.
     """
     if not line.endswith(b"\n") or b"\n" in line[:-1]:
         raise ValueError("a metric line must contain exactly one newline, at its end")
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: the last byte, see above
     try:
         fd = os.open(path, flags, 0o666)
     except FileNotFoundError:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, flags, 0o666)
     try:
-        view = memoryview(line)
+        view = memoryview(b"\n" + line if _ends_inside_a_line(fd) else line)
         while view:  # a regular file takes it all in one write; loop only on a short write
             view = view[os.write(fd, view) :]
         if fsync:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _ends_inside_a_line(fd: int) -> bool:
+    """Whether the open file's last byte is not a newline (False for an empty file)."""
+    try:
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+    except OSError:  # not seekable (a FIFO, say): nothing to check, nothing to mend
+        return False
 
 
 def save_checkpoint_to(

@@ -37,6 +37,13 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def skip_or_fail_ci() -> Callable[[str], None]:
+    """`skip_or_fail_ci(reason)`: skip_or_fail as a fixture, for tests whose need (a package,
+    a data set) has no fixture of its own; no import path to this conftest needed."""
+    return skip_or_fail
+
+
 PG_ADMIN_URL = os.environ.get(
     "SLURMHPO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import copy
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.factory import SCHEDULER_TYPES

@@ -7,18 +7,16 @@ import math
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from slurmhpo.paths import TrialPaths
+from slurmhpo.study import load_study
 from slurmhpo.trial import TrialContext
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "docs" / "examples" / "digits_mlp.py"
@@ -145,9 +143,7 @@ def test_unknown_hyperparameter_is_refused() -> None:
 
 
 def test_study_file_loads_and_its_configs_fit_the_script() -> None:
-    study_module = pytest.importorskip("slurmhpo.study")  # the study loader (another module)
-    np = pytest.importorskip("numpy")
-    spec = study_module.load_study(STUDY_FILE)
+    spec = load_study(STUDY_FILE)
     digits_mlp = import_example()
     rng = np.random.default_rng(0)
     for _ in range(20):

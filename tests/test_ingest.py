@@ -6,7 +6,7 @@ import itertools
 import json
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -74,7 +74,7 @@ def test_normal_lines(tmp_path: Path) -> None:
         resource=1,
         metrics={"val_loss": 0.5, "acc": 3.0},
         value=0.5,
-        reported_at=datetime(2025, 11, 24, 16, 0, 0, 250000, tzinfo=timezone.utc),
+        reported_at=datetime(2025, 11, 24, 16, 0, 0, 250000, tzinfo=UTC),
         line_offset=0,
     )
     assert isinstance(one.metrics["acc"], float)
@@ -252,6 +252,22 @@ def test_huge_line_written_in_two_steps_reported_once(tmp_path: Path) -> None:
     assert last.new_offset == path.stat().st_size
 
 
+def test_a_line_far_longer_than_one_read_is_skipped_in_one_call(tmp_path: Path) -> None:
+    """The skip reads on to the line's end (nothing kept), then the lines after it: a job
+    that ends right after such a line has all its reports read by the next call."""
+    path = tmp_path / "m.jsonl"
+    limits = {"max_line_bytes": 1000, "max_bytes": 4000}
+    append(path, line(1, 0.5) + '{"epoch": 2, "pad": "' + "x" * 50_000 + '"}\n')
+    append(path, line(3, 0.3) + line(4, 0.2))
+    result = read(path, 0, **limits)
+    assert [r.resource for r in result.records] == [1, 3, 4]
+    assert kinds(result) == ["too_long"]
+    assert (result.new_offset, result.more) == (path.stat().st_size, False)
+    capped = read(path, 0, **limits, max_skip_bytes=10_000)  # the skip has its own bound
+    assert ([r.resource for r in capped.records], capped.more) == ([1], True)
+    assert capped.new_offset == 4000 + 10_000  # one read of max_bytes, then the skip bound
+
+
 def test_complete_long_line_in_one_read(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     append(path, line(1, 0.5, pad="x" * 2000) + line(2, 0.4))
@@ -306,6 +322,97 @@ def test_truncated_file_is_read_again_from_start(tmp_path: Path) -> None:
     append(path, line(5, 0.1))
     later = read(path, result.new_offset)
     assert ([r.resource for r in later.records], later.problems) == ([5], [])
+
+
+def test_file_rewritten_past_the_offset_is_read_again_from_start(tmp_path: Path) -> None:
+    """A restarted script rewrote the file and it grew past the old offset before the reader
+    looked: the old offset is inside a line, so the whole new file is read once more."""
+    path = tmp_path / "m.jsonl"
+    append(path, line(1, 0.5) + line(2, 0.4))
+    offset = read(path).new_offset
+    rewritten = line(1, 0.55, run=2) + line(2, 0.45, run=2) + line(3, 0.35, run=2)
+    assert rewritten[offset - 1] != "\n"  # the old offset falls inside a line
+    path.write_text(rewritten)
+    result = read(path, offset)
+    assert [(p.kind, p.offset) for p in result.problems] == [("replaced", offset)]
+    assert [r.resource for r in result.records] == [1, 2, 3]
+    assert result.new_offset == path.stat().st_size
+
+
+def test_a_rewrite_cannot_hide_inside_the_skip_of_a_long_line(tmp_path: Path) -> None:
+    """An offset left inside a line skipped as too long is no rewrite: no problem, no
+    re-read; one that no long line explains is, even deep into a file."""
+    path = tmp_path / "m.jsonl"
+    limits = {"max_line_bytes": 100, "max_bytes": 150}
+    append(path, line(1, 0.5) + '{"epoch": 2, "pad": "' + "x" * 130)
+    first = read(path, 0, **limits)
+    assert kinds(first) == ["too_long"]
+    append(path, "y" * 40)
+    skipping = read(path, first.new_offset, **limits)
+    assert (skipping.records, skipping.problems) == ([], [])
+    path.write_text(line(7, 0.1) * 8)  # rewritten: short lines all the way past the offset
+    result = read(path, skipping.new_offset, **limits)
+    assert kinds(result)[0] == "replaced"
+
+
+def test_skip_of_a_first_line_just_over_the_limit_is_no_rewrite(tmp_path: Path) -> None:
+    """The boundary: a too-long line at byte 0 seen with limit + 1 bytes leaves the offset
+    where the look back reaches byte 0 without a newline; that is still the skip."""
+    path = tmp_path / "m.jsonl"
+    limits = {"max_line_bytes": 400, "max_bytes": 450}
+    text = '{"epoch": 1, "pad": "' + "x" * 600 + '"}\n'
+    append(path, text[:401])
+    first = read(path, 0, **limits)
+    assert (kinds(first), first.new_offset) == (["too_long"], 401)
+    append(path, text[401:] + line(2, 0.4))
+    second = read(path, first.new_offset, **limits)
+    assert ([r.resource for r in second.records], second.problems) == ([2], [])
+
+
+def test_rewrite_with_a_line_boundary_at_the_offset_is_not_seen(tmp_path: Path) -> None:
+    """The documented limit: same lengths, so the old offset is a line start in the new file;
+    reading goes on from there and the rewritten lines before it are not read."""
+    path = tmp_path / "m.jsonl"
+    append(path, line(1, 0.5) + line(2, 0.4))
+    offset = read(path).new_offset
+    path.write_text(line(1, 0.6) + line(2, 0.3) + line(3, 0.2))
+    result = read(path, offset)
+    assert ([r.resource for r in result.records], result.problems) == ([3], [])
+
+
+def test_consecutive_bad_lines_are_one_problem(tmp_path: Path) -> None:
+    """A burst of binary garbage holds newlines at random: one problem, not one per line."""
+    path = tmp_path / "m.jsonl"
+    garbage = b"\xff" + bytes(range(256)) * 4  # four newlines: five lines, invalid UTF-8
+    append(path, line(1, 0.5))
+    start = path.stat().st_size
+    append(path, garbage + b"\n" + b"{oops\n\n[1]\n")
+    end = path.stat().st_size
+    append(path, line(2, 0.4) + "not json\n" + line(3, 0.3))
+    result = read(path)
+    assert [r.resource for r in result.records] == [1, 2, 3]
+    assert [(p.kind, p.offset) for p in result.problems] == [
+        ("not_utf8", start),
+        ("not_json", end + len(line(2, 0.4))),
+    ]
+    assert result.problems[0].detail.startswith("7 bad lines in a row")  # 5 + oops + [1]
+
+
+def test_a_run_of_bad_lines_continued_by_a_later_call_is_not_reported_again(
+    tmp_path: Path,
+) -> None:
+    """Garbage whose last line is unfinished: a later report ends it, and that last piece is
+    part of the damage already reported. A bad line after a good one is a new problem."""
+    path = tmp_path / "m.jsonl"
+    append(path, line(1, 0.5) + "\x00\x01garbage\n\xff\xfe more")
+    first = read(path)
+    assert ([r.resource for r in first.records], kinds(first)) == ([1], ["not_json"])
+    append(path, "\n" + line(2, 0.4))
+    second = read(path, first.new_offset)
+    assert ([r.resource for r in second.records], second.problems) == ([2], [])
+    append(path, "oops\n" + line(3, 0.3))
+    third = read(path, second.new_offset)
+    assert ([r.resource for r in third.records], kinds(third)) == ([3], ["not_json"])
 
 
 def test_truncated_to_empty(tmp_path: Path) -> None:
@@ -384,7 +491,7 @@ def test_lines_written_by_the_trial_side_parse_back_exactly(tmp_path: Path) -> N
         assert json.dumps(record.metrics) == json.dumps(
             {k: float(v) for k, v in sent.items() if k not in ("epoch", "time")}
         )
-        assert record.reported_at == datetime.fromtimestamp(sent["time"], tz=timezone.utc)
+        assert record.reported_at == datetime.fromtimestamp(sent["time"], tz=UTC)
         assert abs(record.reported_at.timestamp() - sent["time"]) <= 1e-6  # datetime: 1 us
     assert result.records[0].value == 0.123456789012345
     assert math.isnan(result.records[1].value or 0.0)
@@ -438,6 +545,23 @@ def build_stream(
     return stream, expected, problems
 
 
+def feed_in_pieces(
+    path: Path, stream: bytes, cuts: list[float]
+) -> tuple[list[Record], list[Problem]]:
+    """Append ``stream`` cut at the fractions ``cuts``, draining the reader after each piece
+    (limits 400/450, so BAD_LINES' too-long line spans reads); checks it ends at the end."""
+    points = sorted({int(c * len(stream)) for c in cuts} | {0, len(stream)})
+    offset, got, problems = 0, [], []
+    path.write_bytes(b"")
+    for lo, hi in itertools.pairwise(points):
+        append(path, stream[lo:hi])
+        records, found, offset = drain(path, offset, max_line_bytes=400, max_bytes=450)
+        got += records
+        problems += found
+    assert offset == len(stream)
+    return got, problems
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -454,17 +578,47 @@ def test_random_splits_give_every_record_once_in_order(
 ) -> None:
     path = tmp_path_factory.mktemp("prop") / "m.jsonl"
     stream, expected, expected_problems = build_stream(items, bad_slots)
-    points = sorted({int(c * len(stream)) for c in cuts} | {0, len(stream)})
-    offset, got, problems = 0, [], []
-    path.write_bytes(b"")
-    for lo, hi in itertools.pairwise(points):
-        append(path, stream[lo:hi])
-        records, found, offset = drain(path, offset, max_line_bytes=400, max_bytes=450)
-        got += records
-        problems += found
-    assert offset == len(stream)
+    got, problems = feed_in_pieces(path, stream, cuts)
     assert [(r.resource, json.dumps(r.metrics)) for r in got] == expected
     assert [(p.offset, p.kind) for p in problems] == expected_problems
     starts = [r.line_offset for r in got]
     assert all(stream[s:].startswith(b'{"epoch": ') for s in starts)
     assert starts == sorted(set(starts))
+
+
+def build_runs_stream(
+    epochs: list[int], runs: list[list[str]]
+) -> tuple[bytes, list[int], list[tuple[int, str]]]:
+    """Each epoch's line after a run of bad lines (maybe none): the bytes, the expected
+    epochs, and the expected (offset, kind): one per run, its first line's."""
+    stream, problems = b"", []
+    for i, epoch in enumerate(epochs):
+        run = runs[i] if i < len(runs) else []
+        if run:
+            problems.append((len(stream), run[0]))
+        stream += b"".join(BAD_LINES[kind] + b"\n" for kind in run)
+        stream += (json.dumps({"epoch": epoch, "val_loss": 0.5}) + "\n").encode()
+    return stream, epochs, problems
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    epochs=st.lists(st.integers(1, 10_000), max_size=12),
+    runs=st.lists(st.lists(st.sampled_from(sorted(BAD_LINES)), max_size=4), max_size=12),
+    cuts=st.lists(st.floats(0, 1), max_size=12),
+)
+def test_random_splits_report_each_run_of_bad_lines_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    epochs: list[int],
+    runs: list[list[str]],
+    cuts: list[float],
+) -> None:
+    """However the appends split a run of consecutive bad lines over calls, it is one
+    problem, at its first line, of that line's kind; every record is still read once."""
+    path = tmp_path_factory.mktemp("runs") / "m.jsonl"
+    stream, expected, expected_problems = build_runs_stream(epochs, runs)
+    got, problems = feed_in_pieces(path, stream, cuts)
+    assert [r.resource for r in got] == expected
+    assert [(p.offset, p.kind) for p in problems] == expected_problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
+import tomllib
 
 import numpy as np
 import pytest
@@ -18,11 +18,6 @@ from slurmhpo.space import (
     Ordinal,
     SearchSpace,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 reads TOML with the tomli backport
-    import tomli as tomllib
 
 STUDY_SPACE = """
 lr = { type = "float", low = 1e-4, high = 1e-1, log = true }

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _when(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _check_request(request: SegmentRequest) -> None:
@@ -112,7 +112,7 @@ class LocalBackend:
         return [self._start(request) for request in requests]
 
     def _new_id(self) -> str:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return f"local-{stamp}-{secrets.token_hex(6)}"
 
     def _start(self, request: SegmentRequest) -> str:

@@ -11,7 +11,7 @@ State words are matched by their first word, so sacct's raw ``CANCELLED by 0`` m
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from slurmhpo.backends.base import JobState, JobStatus
 
@@ -79,7 +79,7 @@ def parse_exit_code(text: str) -> tuple[int | None, int]:
 def parse_time(text: str) -> datetime | None:
     """sacct's local ``2026-11-23T11:33:31`` as an aware UTC datetime; None for Unknown/None."""
     try:
-        return datetime.fromisoformat(text.strip()).astimezone(timezone.utc)
+        return datetime.fromisoformat(text.strip()).astimezone(UTC)
     except ValueError:
         return None
 

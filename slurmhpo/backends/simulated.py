@@ -41,7 +41,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,7 +50,7 @@ from slurmhpo.backends.queue_wait import QueueWait
 from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.trial import ENV_CONFIG, ENV_METRIC_FILE, ENV_RESOURCE_NAME, ENV_START, ENV_TARGET
 
-DEFAULT_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+DEFAULT_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_STILL_CYCLES = 10_000  # sleeps in a row without time moving: the simulation is stuck
 
 

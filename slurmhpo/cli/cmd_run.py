@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -18,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from slurmhpo.cli.common import add_db_option, text_config, text_value
 from slurmhpo.controller.build import build_controller
+from slurmhpo.controller.segments import trial_command
 from slurmhpo.controller.studies import (
     check_backend_available,
+    missing_script,
     register_study,
     resolve_paths,
 )
@@ -56,11 +59,17 @@ def register(subparsers: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    spec = load_study(args.study_file)
+    """Validate, then show what the jobs will run, resolved as `run` would store it."""
+    spec = resolve_paths(load_study(args.study_file))
     print(
         f"{args.study_file}: study {spec.name!r} is valid "
         f"({len(spec.space.names)} hyperparameters, scheduler {spec.scheduler['type']})"
     )
+    print(f"  jobs run: {shlex.join(trial_command(spec))}")
+    print(f"  in:       {spec.trial.workdir}")
+    warning = missing_script(spec)
+    if warning:
+        print(f"slurmhpo: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -75,13 +84,13 @@ def run_study(args: argparse.Namespace) -> int:
     file_spec = load_study(args.target) if _is_file(args.target) else None
     if file_spec is not None:
         check_backend_available(file_spec)
+        file_spec = resolve_paths(file_spec)
+        warning = missing_script(file_spec)
+        if warning:
+            log.warning("%s", warning)
     engine = make_engine(args.db)
     ensure_schema(engine)
-    spec = (
-        register_study(engine, resolve_paths(file_spec))
-        if file_spec
-        else _stored(engine, args.target)
-    )
+    spec = register_study(engine, file_spec) if file_spec else _stored(engine, args.target)
     controller = build_controller(engine, spec.name, poll_interval=args.poll_interval)
     previous = {
         sig: signal.signal(sig, lambda *_: controller.request_stop())

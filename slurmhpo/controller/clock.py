@@ -8,7 +8,7 @@ what lets a benchmark run thousands of trials through the same loop in seconds.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -32,7 +32,7 @@ class RealClock:
         return time.monotonic()
 
     def utcnow(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` in short steps, returning early once :meth:`wake` was called."""

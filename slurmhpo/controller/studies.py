@@ -1,15 +1,18 @@
 """Registering a study in the database, and choosing the backend that runs its trials.
 
 A study is stored with every path resolved (the trial's working directory, the folder for
-per-trial files), so a controller restarted later, from another directory or another login
-node, runs the same commands in the same places.
+per-trial files, and a bare ``python``/``python3`` at the head of the trial command, which
+becomes the controller's own interpreter), so a controller restarted later, from another
+directory or another login node, runs the same commands in the same places.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +47,9 @@ def resolve_paths(spec: StudySpec, cwd: Path | None = None) -> StudySpec:
     base = (cwd or Path.cwd()).resolve()
     workdir = base / (spec.trial.workdir or ".")
     runs_dir = base / spec.runs_dir if spec.runs_dir else default_runs_dir()
-    trial = dataclasses.replace(spec.trial, workdir=str(workdir.resolve()))
+    trial = dataclasses.replace(
+        spec.trial, workdir=str(workdir.resolve()), command=resolve_interpreter(spec.trial.command)
+    )
     return dataclasses.replace(spec, trial=trial, runs_dir=str(runs_dir.resolve()))
 
 
@@ -52,6 +57,63 @@ def run_dir_of(study: Study, spec: StudySpec) -> RunDir:
     """The folder of ``study``'s files under the spec's runs_dir (see controller.rundir)."""
     root = Path(spec.runs_dir) if spec.runs_dir else default_runs_dir()
     return RunDir(root, study.run_key, study.uid, study.name)
+
+
+BARE_PYTHONS = frozenset({"python", "python3"})
+
+
+def resolve_interpreter(command: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``command`` with a bare ``python``/``python3`` head replaced by ``sys.executable``.
+
+    A job finds a bare name through ITS PATH, which on a compute node (or in a controller
+    started as ``.venv/bin/slurmhpo`` without the venv activated) is often another Python,
+    without the user's packages: every trial then fails on an import. The interpreter running
+    the controller is the one the user installed slurmhpo (and so, usually, their code) into.
+    The path is kept as it is, not resolved: a venv's ``bin/python`` is a symlink whose
+    target would lose the venv's packages.
+    """
+    if command and command[0] in BARE_PYTHONS and sys.executable:
+        return (sys.executable, *command[1:])
+    return command
+
+
+# Options after which an interpreter runs no script file (python -m/-c, bash -c, perl -e ...).
+NO_SCRIPT_OPTIONS = frozenset({"-m", "-c", "-e"})
+
+
+def script_of(command: tuple[str, ...]) -> str | None:
+    """The file the command runs, when it names one: a head with a ``/`` in it (``./run.sh``),
+    else the first argument that looks like a file (a ``/`` or a suffix: ``train.py``) and is
+    not an option, unless ``-m``/``-c``/``-e`` came first. None when nothing looks like one."""
+    head, *args = command
+    if "/" in head and not Path(head).is_absolute():
+        return head
+    for arg in args:
+        if arg in NO_SCRIPT_OPTIONS:
+            return None
+        if not arg.startswith("-") and ("/" in arg or Path(arg).suffix):
+            return arg
+    return None
+
+
+def missing_script(spec: StudySpec) -> str | None:
+    """A warning when the script of ``spec``'s command (resolved by :func:`resolve_paths`) is
+    not there, seen from the directory its jobs start in (``trial.workdir``); else None.
+
+    Only a warning: the file may exist only where jobs run (a node-local or unmounted path).
+    """
+    if spec.trial.command is None or spec.trial.workdir is None:
+        return None
+    script = script_of(spec.trial.command)
+    if script is None or (Path(spec.trial.workdir) / script).exists():
+        return None
+    where = "" if Path(script).is_absolute() else f" in {spec.trial.workdir}"
+    return (
+        f"trial.command: {script} does not exist{where}, the directory the jobs start in "
+        "(trial.workdir, relative to where slurmhpo is started); every trial would fail. "
+        "Fix the path in trial.command, or set trial.workdir, or start slurmhpo from the "
+        "directory the path is relative to"
+    )
 
 
 def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
@@ -72,7 +134,7 @@ def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
             log.info("registered study %s", spec.name)
             return spec
         stored = StudySpec.from_dict(study.spec)
-        if stored == spec:
+        if stored == spec or _same_but_interpreter_path(stored, spec):
             run_dir_of(study, stored).claim(execution_digest(stored))
             return stored
         uid = study.uid
@@ -108,6 +170,22 @@ def _create(session: Session, spec: StudySpec) -> None:
         session, spec.name, spec.to_dict(), spec.objective.metric, spec.objective.mode
     )
     run_dir_of(study, spec).claim(execution_digest(spec))
+
+
+def _same_but_interpreter_path(stored: StudySpec, spec: StudySpec) -> bool:
+    """Whether the two differ only in the spelling of one Python interpreter at the head of
+    the trial command: the same file launched as ``slurmhpo`` (``.venv/bin/python3``) and as
+    ``python -m slurmhpo.cli.main`` (``.venv/bin/python``) resolves a bare ``python``
+    differently, and a study stored before bare names were resolved keeps ``python``. The
+    stored spec, and its interpreter, is then the one that runs."""
+    old, new = stored.trial.command, spec.trial.command
+    if not old or not new or old[1:] != new[1:] or old[0] == new[0]:
+        return False
+    same_file = os.path.realpath(old[0]) == os.path.realpath(new[0])
+    if not (old[0] in BARE_PYTHONS or same_file):
+        return False
+    trial = dataclasses.replace(spec.trial, command=old)
+    return dataclasses.replace(spec, trial=trial) == stored
 
 
 def check_backend_available(spec: StudySpec) -> None:

@@ -8,7 +8,7 @@ functions take an open Session and never write.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ def server_time(session: Session) -> datetime:
     """The DB server's current UTC time: the clock every controller's timestamps come from."""
     now = session.scalar(select(type_coerce(server_now(), UTCDateTime)))
     if now is None:  # pragma: no cover - a database always answers a clock query
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     return now
 
 

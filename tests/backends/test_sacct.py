@@ -5,7 +5,7 @@ The sample rows are shaped like the real output recorded in /work/shared/slurm-n
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -65,7 +65,7 @@ def test_parse_time() -> None:
     assert parse_time("Unknown") is None
     assert parse_time("None") is None
     parsed = parse_time("2026-11-23T11:33:31")
-    assert parsed is not None and parsed.tzinfo is timezone.utc
+    assert parsed is not None and parsed.tzinfo is UTC
 
 
 def test_parse_sacct_rows() -> None:
@@ -91,7 +91,7 @@ def test_parse_squeue_rows() -> None:
     assert rows == {"20_1": (JobState.RUNNING, "None"), "21": (JobState.PENDING, "Resources")}
 
 
-ENDED = JobStatus(JobState.COMPLETED, exit_code=0, ended_at=datetime.now(timezone.utc))
+ENDED = JobStatus(JobState.COMPLETED, exit_code=0, ended_at=datetime.now(UTC))
 
 
 def test_merge_squeue_wins_for_live_jobs() -> None:

@@ -35,7 +35,6 @@ def test_unknown_option_is_a_config_error() -> None:
 
 
 def test_synthetic_budget_is_deterministic() -> None:
-    pytest.importorskip("slurmhpo.space")
     first = reference_budget(get_task("synthetic/branin-mf"))
     again = reference_budget(get_task("synthetic/branin-mf"))
     assert first == again

@@ -7,6 +7,7 @@ import pytest
 
 from slurmhpo.bench.synthetic import LANDSCAPES, SyntheticTask, branin, hartmann3, hartmann6
 from slurmhpo.errors import ConfigError
+from slurmhpo.space import SearchSpace
 
 NAMES = sorted(LANDSCAPES)
 
@@ -158,9 +159,8 @@ def test_unknown_landscape_is_refused() -> None:
 
 
 def test_space_parses_as_a_study_search_space() -> None:
-    space_mod = pytest.importorskip("slurmhpo.space")
     task = SyntheticTask("hartmann3-mf")
-    space = space_mod.SearchSpace.from_dict(task.space())
+    space = SearchSpace.from_dict(task.space())
     rng = np.random.default_rng(0)
     for _ in range(20):
         config = space.sample(rng)

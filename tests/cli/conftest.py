@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from slurmhpo.store.db import make_engine, write_session
 from slurmhpo.store.migrate import upgrade
 from slurmhpo.store.models import Job
 
-REPORTED = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+REPORTED = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,7 +12,7 @@ import os
 import signal
 import sqlite3
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -283,7 +283,7 @@ def _legacy_study(db: Path, study: Path, cwd: Path) -> None:
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine, "0002")
     spec = resolve_paths(load_study(study), cwd).to_dict()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tables = MetaData()
     with engine.begin() as conn:
         tables.reflect(conn)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -23,8 +23,8 @@ from slurmhpo.store.leases import current_lease
 from slurmhpo.store.migrate import downgrade, schema_status, script_directory, upgrade
 from slurmhpo.store.models import Base
 
-T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
-T1 = datetime(2026, 1, 1, 13, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+T1 = datetime(2026, 1, 1, 13, 0, 0, tzinfo=UTC)
 
 
 def _rows_0001(conn: Connection, study_columns: dict[str, str] | None = None) -> None:

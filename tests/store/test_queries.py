@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
@@ -96,7 +96,7 @@ def test_observations_are_idempotent_and_keep_the_first_value(engine: Engine) ->
 
 def test_nan_and_inf_round_trip_explicitly(engine: Engine) -> None:
     _study(engine)
-    reported = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+    reported = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     with write_session(engine) as s:
         trial = q.add_trial(s, q.get_study(s, "s"), {"x": math.inf})
         reports = [
