@@ -42,6 +42,8 @@ class Ingested:
 
     reached: dict[int, int]  # trial number -> highest resource now observed
     paused: frozenset[int]  # trial numbers the scheduler paused in this cycle
+    unread: frozenset[int]  # ids of jobs whose file holds more than one read took
+    offsets: dict[int, int]  # job id -> byte offset after this cycle's read (read jobs only)
 
 
 def ingest(
@@ -59,6 +61,8 @@ def ingest(
     """
     now_reached: dict[int, int] = {}
     paused: set[int] = set()
+    unread: set[int] = set()
+    offsets: dict[int, int] = {}
     for job in jobs:
         if not (job.external_id and job.metric_path and may_have_news(job)):
             continue
@@ -70,6 +74,9 @@ def ingest(
             max_bytes=MAX_BYTES_PER_READ,
         )
         _log_problems(job, result.problems, logged_problems)
+        offsets[job.id] = result.new_offset
+        if result.more:
+            unread.add(job.id)  # its end, if it ended, is judged once everything is read
         if result.new_offset != job.metric_offset:
             write.update_job(job.id, metric_offset=result.new_offset)
         number = job.trial_number
@@ -92,7 +99,7 @@ def ingest(
                 write.trial_states[number] = (TRIAL_STATE_OF_ACTION[action], None)
                 if action is Action.PAUSE:
                     paused.add(number)
-    return Ingested(now_reached, frozenset(paused))
+    return Ingested(now_reached, frozenset(paused), frozenset(unread), offsets)
 
 
 def _log_problems(
@@ -100,7 +107,9 @@ def _log_problems(
 ) -> None:
     for problem in problems:
         key = problem_key(job.metric_path or "", problem)
-        if problem.kind != "missing" and key not in logged:
+        # a file not created yet is normal; one that had data and is gone is not
+        expected = problem.kind == "missing" and job.metric_offset == 0
+        if not expected and key not in logged:
             logged.add(key)
             log.warning(
                 "trial %d, job %s: skipped metric data at byte %d of %s (%s: %s)",
@@ -113,6 +122,15 @@ def _log_problems(
             )
 
 
+def unfinished_tail(metric_path: str | None, offset: int) -> int:
+    """Bytes after ``offset`` in the file: once its job has ended and everything complete was
+    read, those are a last line its writer never finished (0 when there is none)."""
+    try:
+        return max(0, os.stat(metric_path or "").st_size - offset)
+    except OSError:
+        return 0
+
+
 def may_have_news(job: ActiveJob) -> bool:
     """False only when ``job``'s metric file surely holds nothing to read: it does not exist
     yet, or it is a regular file exactly ``metric_offset`` bytes long. Reading such a file
@@ -123,7 +141,8 @@ def may_have_news(job: ActiveJob) -> bool:
     try:
         fd = os.open(job.metric_path or "", os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        return False  # read_new_records would report "missing", which is never logged
+        # not created yet: nothing to read; deleted after data was read: let it be reported
+        return job.metric_offset > 0
     except OSError:
         return True  # let read_new_records report it
     try:

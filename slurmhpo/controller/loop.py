@@ -49,7 +49,7 @@ from slurmhpo.controller.commands import CommandPlan, plan_commands
 from slurmhpo.controller.ending import record_cancel, record_failure
 from slurmhpo.controller.failfast import FailFast
 from slurmhpo.controller.fill import fill
-from slurmhpo.controller.ingest import ingest
+from slurmhpo.controller.ingest import ingest, unfinished_tail
 from slurmhpo.controller.lease import LeaseHeld, take_lease
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
@@ -290,7 +290,9 @@ class Controller:
             utcnow=self.clock.utcnow(),
             cancelled_here=self._cancelled,
             budget_spent=spent,
+            unread=ingested.unread,
         )
+        self._warn_unfinished_lines(jobs, reconciled.ended, ingested.offsets)
         worked = bool(write.observations) or reconciled.completed
         reason = self._failfast.check(reconciled.early, worked=worked)
         if reason is not None:
@@ -321,6 +323,25 @@ class Controller:
         submitted = self._act(doomed, segments, act=act)
         self._known_ids = [j.external_id for j in live if j.external_id] + submitted
         return True
+
+    def _warn_unfinished_lines(
+        self, jobs: Sequence[ActiveJob], ended: frozenset[int], offsets: dict[int, int]
+    ) -> None:
+        """Say so when a job ended with a last line it never finished (killed mid-write):
+        that line is no observation, and no later read will ever complete it."""
+        for job in jobs:
+            if job.id not in ended:
+                continue
+            tail = unfinished_tail(job.metric_path, offsets.get(job.id, job.metric_offset))
+            if tail:
+                log.warning(
+                    "trial %d, job %s: ended with an unfinished last line (%d bytes at the end "
+                    "of %s): not an observation",
+                    job.trial_number,
+                    job.external_id,
+                    tail,
+                    job.metric_path,
+                )
 
     def _read(self) -> CycleRead:
         """The cycle's one read transaction."""

@@ -77,9 +77,12 @@ def reconcile(
     utcnow: datetime,
     cancelled_here: set[int],
     budget_spent: str | None,
+    unread: frozenset[int] = frozenset(),
 ) -> Reconciled:
     """Add every job transition to ``write``; ``reached`` is each trial's highest resource
-    after this cycle's ingest; ``cancelled_here`` the job ids this process cancelled."""
+    after this cycle's ingest; ``cancelled_here`` the job ids this process cancelled;
+    ``unread`` the jobs whose metric file still holds data: their end waits for it (a job
+    that wrote a burst of reports just before it ended would be judged without them)."""
     ended: set[int] = set()
     early: list[EarlyEnd] = []
     completed = False
@@ -89,6 +92,8 @@ def reconcile(
         if status is None:
             continue  # not submitted yet: nothing to ask the backend
         outcome = watch.outcome(job.id, status, now)
+        if outcome is not None and job.id in unread:
+            continue  # judged in a later cycle, once its reports are all read
         if outcome is None:
             if status.state is JobState.RUNNING and job.state != JobRowState.RUNNING:
                 started = job.started_at or status.started_at or utcnow
