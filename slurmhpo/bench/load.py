@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
         help="time limit of the Optuna phase (default: --seconds)",
     )
     p.add_argument("--runs-dir", default=None, help="folder for metric files (default: RAM)")
+    p.add_argument(
+        "--profile", default=None, metavar="FILE", help="write cProfile stats of the cycles"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-db", action="store_true", help="keep the benchmark's databases")
     return p
@@ -94,6 +97,8 @@ def validate(args: argparse.Namespace) -> None:
         raise ConfigError("--optuna-seconds", f"must be >= 0, got {args.optuna_seconds!r}")
     if not Path(args.json).resolve().parent.is_dir():
         raise ConfigError("--json", f"the folder of {args.json} does not exist", "create it")
+    if args.profile is not None and not Path(args.profile).resolve().parent.is_dir():
+        raise ConfigError("--profile", f"the folder of {args.profile} does not exist", "create it")
     if args.runs_dir is not None and not Path(args.runs_dir).is_dir():
         raise ConfigError("--runs-dir", f"{args.runs_dir} is not a folder", "create it")
     resolve_url(args.db)  # ConfigError("--db", ...) for an unparsable URL
@@ -110,6 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         poll_interval=args.poll_interval,
         max_resource=args.max_resource,
         seed=args.seed,
+        profile=None if args.profile is None else Path(args.profile),
     )
     load_before = os.getloadavg()
     note(f"slurmhpo: {args.trials} trials at {args.rate} Hz for {args.seconds} s")
@@ -149,7 +155,11 @@ def result(
     cycle_wall = sum(c.wall for c in cycles)
     lat = ours.latencies
     return {
-        "settings": {**dataclasses.asdict(settings), "db": ours.server_version},
+        "settings": {
+            **dataclasses.asdict(settings),
+            "profile": args.profile,
+            "db": ours.server_version,
+        },
         "machine": {
             "nproc": os.cpu_count(),
             "python": platform.python_version(),
@@ -176,6 +186,9 @@ def result(
             "transactions_per_cycle": summary([c.store.transactions for c in cycles]),
             "commits_per_cycle": summary([c.store.commits for c in cycles]),
             "statements_per_cycle": summary([c.store.statements for c in cycles]),
+            "statements_per_cycle_by_kind": {
+                kind: count / len(cycles) for kind, count in ours.kinds.most_common()
+            },
             "db_seconds_per_cycle": summary([c.store.db_seconds for c in cycles]),
             "db_seconds_per_report": per(store_db, ours.reports),
             "cpu_seconds_per_report": per(cpu, ours.reports),

@@ -15,9 +15,11 @@ computes each line's write-to-decision latency (:mod:`slurmhpo.bench.load_stats`
 
 from __future__ import annotations
 
+import cProfile
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ class LoadSettings:
     poll_interval: float
     max_resource: int
     seed: int
+    profile: Path | None = None  # write cProfile stats of the cycles (only) here
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Cycle:
 @dataclass(frozen=True)
 class ControllerSide:
     cycles: list[Cycle]
+    kinds: Counter[str]  # SQL statements of all cycles by kind (see store.probe)
     latencies: Latencies
     reports: int  # observations stored
     decisions: int
@@ -113,12 +117,17 @@ def drive_controller(url: str, runs: Path, settings: LoadSettings) -> Controller
     try:
         controller.open()
         began = time.perf_counter()
-        cycles, ends = _cycle_until(controller, clock, engine, probe, settings, began)
+        profiler = cProfile.Profile() if settings.profile else None
+        cycles, ends, kinds = _cycle_until(
+            controller, clock, engine, probe, settings, began, profiler
+        )
         wall = time.perf_counter() - began
         controller.close()
         writers = pool.close()
         probe.close()
         side = _read_back(engine, probe, cycles, ends, wall)
+        if profiler is not None and settings.profile is not None:
+            profiler.dump_stats(settings.profile)
     finally:
         if not writers:
             pool.close(timeout=5.0)
@@ -126,6 +135,7 @@ def drive_controller(url: str, runs: Path, settings: LoadSettings) -> Controller
     version = ".".join(str(part) for part in engine.dialect.server_version_info or ())
     return ControllerSide(
         **side,
+        kinds=kinds,
         jobs_submitted=backend.submitted,
         jobs_cancelled=backend.cancelled,
         jobs_completed=backend.completed,
@@ -141,19 +151,26 @@ def _cycle_until(
     probe: StoreProbe,
     settings: LoadSettings,
     began: float,
-) -> tuple[list[Cycle], list[CycleEnd]]:
+    profiler: cProfile.Profile | None,
+) -> tuple[list[Cycle], list[CycleEnd], Counter[str]]:
     cycles: list[Cycle] = []
     ends: list[CycleEnd] = []
+    kinds: Counter[str] = Counter()
     last_note = began
     while time.perf_counter() - began < settings.seconds:
-        before = probe.snapshot()
+        before, kinds_before = probe.snapshot(), Counter(probe.kinds)
         wall0, cpu0 = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         going = controller.cycle()
+        if profiler is not None:
+            profiler.disable()
         cycles.append(
             Cycle(
                 time.perf_counter() - wall0, time.process_time() - cpu0, probe.snapshot() - before
             )
         )
+        kinds.update(probe.kinds - kinds_before)
         ends.append(CycleEnd(_last_seq(engine), time.time()))
         if time.perf_counter() - last_note >= PROGRESS_EVERY_S:
             last_note = time.perf_counter()
@@ -161,7 +178,7 @@ def _cycle_until(
         if not going:
             break
         clock.sleep(settings.poll_interval)
-    return cycles, ends
+    return cycles, ends, kinds
 
 
 def _last_seq(engine: Any) -> int:

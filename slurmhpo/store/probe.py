@@ -6,7 +6,8 @@ give the same kind of numbers before and after). A :class:`StoreProbe` attached 
 counts:
 
 * ``transactions``: every transaction begun on the engine (a read session's too);
-* ``commits`` and ``statements``;
+* ``commits`` and ``statements``, and statements by kind (``kinds``: verb and first table,
+  e.g. ``UPDATE jobs``), which says what a cycle spends its statements on;
 * ``db_seconds``: wall time spent inside the driver (each statement's ``execute``, each
   ``commit`` and ``rollback``). Commits are timed by wrapping the dialect's ``do_commit`` /
   ``do_rollback`` of THIS engine, because SQLAlchemy has no event after a commit at the
@@ -24,7 +25,9 @@ The probe works on any engine, e.g. the one inside Optuna's ``RDBStorage``. Deta
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,18 @@ from sqlalchemy.orm import Session
 from slurmhpo.store.models import Decision
 
 _DECISIONS_KEY = "slurmhpo_probe_decisions"
+_VERB = re.compile(r"\s*(\w+)")
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def statement_kind(statement: str) -> str:
+    """``SELECT jobs``, ``UPDATE studies``, ``BEGIN``...: the verb and the first table."""
+    verb = _VERB.match(statement)
+    table = _TABLE.search(statement)
+    words = [verb.group(1).upper() if verb else "?"]
+    if table:
+        words.append(table.group(1))
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,7 @@ class StoreProbe:
         self.commits = 0
         self.statements = 0
         self.db_seconds = 0.0
+        self.kinds: Counter[str] = Counter()
         # (study id, decision seq) -> time.time() just after the commit that stored it
         self.decision_commits: dict[tuple[int, int], float] = {}
         self._stamp = stamp_decisions
@@ -121,7 +137,8 @@ class StoreProbe:
     def _on_begin(self, _connection: Any) -> None:
         self.transactions += 1
 
-    def _before_execute(self, *_args: Any) -> None:
+    def _before_execute(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.kinds[statement_kind(statement)] += 1
         self._statement_started = time.perf_counter()
 
     def _after_execute(self, *_args: Any) -> None:
