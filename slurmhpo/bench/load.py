@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         ours = drive_controller(url, Path(runs), settings)
     load_between = os.getloadavg()
+    partial = {"settings": dataclasses.asdict(settings), "optuna": "not run yet"}
+    write_json(args.json, {**partial, "slurmhpo": slurmhpo_part(ours)})  # kept if phase 2 fails
     limit = args.seconds if args.optuna_seconds is None else args.optuna_seconds
     note(f"optuna: {ours.reports} reports, {args.trials} open trials, at most {limit} s")
     with scratch_database(args.db, "optuna_load", keep=args.keep_db) as url:
@@ -141,6 +143,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result(args, settings, ours, theirs, [load_before, load_between, os.getloadavg()])
 
 
+def slurmhpo_part(ours: ControllerSide) -> dict[str, Any]:
+    """What the controller phase measured, JSON-ready."""
+    cycles = ours.cycles
+    cpu = sum(c.cpu for c in cycles)
+    lat = ours.latencies
+    return {
+        "reports": ours.reports,
+        "decisions": ours.decisions,
+        "wall_seconds": ours.wall_seconds,
+        "cycles": len(cycles),
+        "write_to_decision_s": summary(lat.seconds),
+        "commit_time_source": {
+            "commit_hook": lat.from_commit_hook,
+            "cycle_end_bound": lat.from_cycle_end,
+            "unmatched": lat.results_without_line,
+        },
+        "cycle_wall_s": summary([c.wall for c in cycles]),
+        "cycle_cpu_s": summary([c.cpu for c in cycles]),
+        "first_cycle": {"wall_s": cycles[0].wall, "cpu_s": cycles[0].cpu} if cycles else None,
+        "cores_used": per(cpu, ours.wall_seconds),
+        "cores_used_in_cycles": per(cpu, sum(c.wall for c in cycles)),
+        "transactions_per_cycle": summary([c.store.transactions for c in cycles]),
+        "commits_per_cycle": summary([c.store.commits for c in cycles]),
+        "statements_per_cycle": summary([c.store.statements for c in cycles]),
+        "statements_per_cycle_by_kind": {
+            kind: count / len(cycles) for kind, count in ours.kinds.most_common()
+        },
+        "db_seconds_per_cycle": summary([c.store.db_seconds for c in cycles]),
+        "db_seconds_per_report": per(sum(c.store.db_seconds for c in cycles), ours.reports),
+        "cpu_seconds_per_report": per(cpu, ours.reports),
+        "statements_per_report": per(sum(c.store.statements for c in cycles), ours.reports),
+        "jobs": {
+            "submitted": ours.jobs_submitted,
+            "cancelled": ours.jobs_cancelled,
+            "completed": ours.jobs_completed,
+        },
+        "writers": [dataclasses.asdict(w) for w in ours.writers],
+    }
+
+
 def result(
     args: argparse.Namespace,
     settings: LoadSettings,
@@ -149,11 +191,6 @@ def result(
     loads: list[tuple[float, float, float]],
 ) -> dict[str, Any]:
     """Everything the run measured, as one JSON-ready dict."""
-    cycles = ours.cycles
-    store_db = sum(c.store.db_seconds for c in cycles)
-    cpu = sum(c.cpu for c in cycles)
-    cycle_wall = sum(c.wall for c in cycles)
-    lat = ours.latencies
     return {
         "settings": {
             **dataclasses.asdict(settings),
@@ -167,39 +204,7 @@ def result(
             "loadavg_start_mid_end": loads,
             "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
-        "slurmhpo": {
-            "reports": ours.reports,
-            "decisions": ours.decisions,
-            "wall_seconds": ours.wall_seconds,
-            "cycles": len(cycles),
-            "write_to_decision_s": summary(lat.seconds),
-            "commit_time_source": {
-                "commit_hook": lat.from_commit_hook,
-                "cycle_end_bound": lat.from_cycle_end,
-                "unmatched": lat.results_without_line,
-            },
-            "cycle_wall_s": summary([c.wall for c in cycles]),
-            "cycle_cpu_s": summary([c.cpu for c in cycles]),
-            "first_cycle": {"wall_s": cycles[0].wall, "cpu_s": cycles[0].cpu} if cycles else None,
-            "cores_used": per(cpu, ours.wall_seconds),
-            "cores_used_in_cycles": per(cpu, cycle_wall),
-            "transactions_per_cycle": summary([c.store.transactions for c in cycles]),
-            "commits_per_cycle": summary([c.store.commits for c in cycles]),
-            "statements_per_cycle": summary([c.store.statements for c in cycles]),
-            "statements_per_cycle_by_kind": {
-                kind: count / len(cycles) for kind, count in ours.kinds.most_common()
-            },
-            "db_seconds_per_cycle": summary([c.store.db_seconds for c in cycles]),
-            "db_seconds_per_report": per(store_db, ours.reports),
-            "cpu_seconds_per_report": per(cpu, ours.reports),
-            "statements_per_report": per(sum(c.store.statements for c in cycles), ours.reports),
-            "jobs": {
-                "submitted": ours.jobs_submitted,
-                "cancelled": ours.jobs_cancelled,
-                "completed": ours.jobs_completed,
-            },
-            "writers": [dataclasses.asdict(w) for w in ours.writers],
-        },
+        "slurmhpo": slurmhpo_part(ours),
         "optuna": {
             **dataclasses.asdict(theirs),
             "db_seconds_per_report": per(theirs.db_seconds, theirs.reports),
@@ -223,6 +228,9 @@ def table(data: dict[str, Any]) -> str:
 
     late = " (stopped by time)" if theirs["stopped_by_time"] else ""
     rows = [("", "slurmhpo controller", f"optuna {theirs['version']} RDBStorage")]
+    rows.append(
+        ("trials open at once", str(data["settings"]["trials"]), str(theirs["open_trials"]))
+    )
     rows.append(("reports", str(ours["reports"]), f"{theirs['reports']}{late}"))
     for label, key, show in (
         ("DB driver time / report", "db_seconds_per_report", ms),
@@ -245,6 +253,10 @@ def table(data: dict[str, Any]) -> str:
     return "\n".join(f"{a:<{width}}  {b:>24}  {c:>30}" for a, b, c in rows)
 
 
+def write_json(path: str, data: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
 def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -257,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     except SlurmhpoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    Path(args.json).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_json(args.json, data)
     print(table(data))
     return 0
 
