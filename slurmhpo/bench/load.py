@@ -7,7 +7,7 @@ Two phases in one run, on one machine, on the same kind of database:
 
 1. slurmhpo: ``--trials`` trials run at once, each appending a metric line ``--rate`` times
    per second (writer processes), while the real controller ingests them and decides with
-   ASHA for ``--seconds`` (:mod:`slurmhpo.bench.load_controller`).
+   ASHA for ``--seconds`` after its first cycle (:mod:`slurmhpo.bench.load_controller`).
 2. Optuna: the same number of reports through ``trial.report`` + ``trial.should_prune`` on
    Optuna's RDB storage with its ASHA pruner, the same number of trials open at once
    (:mod:`slurmhpo.bench.load_optuna`), for at most ``--optuna-seconds``.
@@ -50,7 +50,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--trials", type=int, required=True, help="trials running at once")
     p.add_argument("--rate", type=float, required=True, help="metric lines per second per trial")
-    p.add_argument("--seconds", type=float, required=True, help="how long the controller runs")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        required=True,
+        help="how long the controller runs after its first cycle (the initial fill)",
+    )
     p.add_argument(
         "--db",
         required=True,
