@@ -129,6 +129,9 @@ class Controller:
         self.spec: StudySpec
         self.scheduler: Scheduler
         self.backend_actions = 0  # submit/cancel/find calls of the last cycle
+        # (first seq, last seq, time.time() after the commit) of the decisions the last cycle
+        # stored: the load benchmark's write-to-decision latency ends there
+        self.last_commit: tuple[int, int, float] | None = None
         self._spec_dict: dict[str, Any] = {}
         self._stop_requested = False
         self._needs_rebuild = False
@@ -256,6 +259,7 @@ class Controller:
         :attr:`backend_actions` counts the submit/cancel/find calls the cycle made.
         """
         self.backend_actions = 0
+        self.last_commit = None
         if self._needs_rebuild:
             self._rebuild()
         try:
@@ -372,6 +376,8 @@ class Controller:
             )
         self._renewed_at = renewed_at
         self._forget_recorded(write)
+        if applied.decision_seqs is not None:
+            self.last_commit = (*applied.decision_seqs, time.time())
         return applied
 
     def _forget_recorded(self, write: CycleWrite) -> None:

@@ -269,6 +269,7 @@ class Applied:
 
     created: list[PendingSegment]  # the job rows it created
     study_state: str | None  # the study's state if the write set one (finishing may fail it)
+    decision_seqs: tuple[int, int] | None = None  # first and last seq of the decisions written
 
 
 MetricPathOf = Callable[[int, int], str]  # (trial number, segment) -> metric file path
@@ -329,8 +330,7 @@ def apply_cycle_write(
     }
     _update_by_id(session, TRIALS, trial_rows)
     _update_by_id(session, JOBS, write.job_updates)
-    if write.decisions:
-        _insert_decisions(session, study_id, ids, write.decisions)
+    seqs = _insert_decisions(session, study_id, ids, write.decisions) if write.decisions else None
     created = _insert_jobs(session, study_id, ids, write, metric_path, backend)
     if write.study.get("state") == StudyState.FINISHED and _all_trials_failed(session, study_id):
         write.study["state"] = StudyState.FAILED
@@ -343,7 +343,7 @@ def apply_cycle_write(
             .values(applied_at=server_now(), applied_by=owner, result=bindparam("text")),
             [{"row_id": cid, "text": result} for cid, result in write.applied_commands],
         )
-    return Applied(created, write.study.get("state"))
+    return Applied(created, write.study.get("state"), seqs)
 
 
 def _all_trials_failed(session: Session, study_id: int) -> bool:
@@ -421,8 +421,9 @@ def _insert_observations(
 
 def _insert_decisions(
     session: Session, study_id: int, ids: dict[int, int], new: list[NewDecision]
-) -> None:
-    """Append decisions with gap-free seqs: one UPDATE of the study's counter for all."""
+) -> tuple[int, int]:
+    """Append decisions with gap-free seqs: one UPDATE of the study's counter for all;
+    returns the first and last seq."""
     conn = session.connection()
     last = conn.execute(
         update(STUDIES)
@@ -448,6 +449,7 @@ def _insert_decisions(
             for i, d in enumerate(new)
         ],
     )
+    return first, last
 
 
 def _insert_jobs(
