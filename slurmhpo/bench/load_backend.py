@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from slurmhpo.backends.base import JobState, JobStatus, SegmentRequest
@@ -52,7 +52,7 @@ class LoadBackend:
                 float(config.get("x", 0.5)),
             )
             self._states[job] = JobState.RUNNING
-            self._started[job] = datetime.now(timezone.utc)
+            self._started[job] = datetime.now(UTC)
             self._keys[request.job_key] = job
             ids.append(job)
         return ids

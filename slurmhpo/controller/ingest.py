@@ -107,9 +107,7 @@ def _log_problems(
 ) -> None:
     for problem in problems:
         key = problem_key(job.metric_path or "", problem)
-        # a file not created yet is normal; one that had data and is gone is not
-        expected = problem.kind == "missing" and job.metric_offset == 0
-        if not expected and key not in logged:
+        if problem.kind != "missing" and key not in logged:  # gone for good: see ``tail``
             logged.add(key)
             log.warning(
                 "trial %d, job %s: skipped metric data at byte %d of %s (%s: %s)",
@@ -122,13 +120,24 @@ def _log_problems(
             )
 
 
-def unfinished_tail(metric_path: str | None, offset: int) -> int:
-    """Bytes after ``offset`` in the file: once its job has ended and everything complete was
-    read, those are a last line its writer never finished (0 when there is none)."""
+def end_of_file_problem(metric_path: str | None, offset: int) -> str | None:
+    """What is wrong with an ended job's metric file, read up to ``offset``: a last line its
+    writer never finished (killed mid-write), or a file deleted after data was read from it
+    (a deletion followed by new reports is a ``truncated`` file instead). None when fine."""
     try:
-        return max(0, os.stat(metric_path or "").st_size - offset)
+        size = os.stat(metric_path or "").st_size
+    except FileNotFoundError:
+        if offset > 0:
+            return f"its metric file {metric_path} is gone (deleted after {offset} bytes read)"
+        return None
     except OSError:
-        return 0
+        return None  # unreadable: read_new_records reports it
+    if size > offset:
+        return (
+            f"ended with an unfinished last line ({size - offset} bytes at the end of "
+            f"{metric_path}): not an observation"
+        )
+    return None
 
 
 def may_have_news(job: ActiveJob) -> bool:
@@ -141,8 +150,7 @@ def may_have_news(job: ActiveJob) -> bool:
     try:
         fd = os.open(job.metric_path or "", os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        # not created yet: nothing to read; deleted after data was read: let it be reported
-        return job.metric_offset > 0
+        return False  # not created yet, or deleted and maybe written anew: said at the end
     except OSError:
         return True  # let read_new_records report it
     try:

@@ -49,7 +49,7 @@ from slurmhpo.controller.commands import CommandPlan, plan_commands
 from slurmhpo.controller.ending import record_cancel, record_failure
 from slurmhpo.controller.failfast import FailFast
 from slurmhpo.controller.fill import fill
-from slurmhpo.controller.ingest import ingest, unfinished_tail
+from slurmhpo.controller.ingest import end_of_file_problem, ingest
 from slurmhpo.controller.lease import LeaseHeld, take_lease
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
@@ -296,7 +296,7 @@ class Controller:
             budget_spent=spent,
             unread=ingested.unread,
         )
-        self._warn_unfinished_lines(jobs, reconciled.ended, ingested.offsets)
+        self._warn_at_end(jobs, reconciled.ended, ingested.offsets)
         worked = bool(write.observations) or reconciled.completed
         reason = self._failfast.check(reconciled.early, worked=worked)
         if reason is not None:
@@ -328,24 +328,18 @@ class Controller:
         self._known_ids = [j.external_id for j in live if j.external_id] + submitted
         return True
 
-    def _warn_unfinished_lines(
+    def _warn_at_end(
         self, jobs: Sequence[ActiveJob], ended: frozenset[int], offsets: dict[int, int]
     ) -> None:
-        """Say so when a job ended with a last line it never finished (killed mid-write):
-        that line is no observation, and no later read will ever complete it."""
+        """Say so when a job ended with its metric file damaged for good (a last line never
+        finished, the file deleted): no later read can repair it."""
         for job in jobs:
             if job.id not in ended:
                 continue
-            tail = unfinished_tail(job.metric_path, offsets.get(job.id, job.metric_offset))
-            if tail:
-                log.warning(
-                    "trial %d, job %s: ended with an unfinished last line (%d bytes at the end "
-                    "of %s): not an observation",
-                    job.trial_number,
-                    job.external_id,
-                    tail,
-                    job.metric_path,
-                )
+            offset = offsets.get(job.id, job.metric_offset)
+            problem = end_of_file_problem(job.metric_path, offset)
+            if problem:
+                log.warning("trial %d, job %s: %s", job.trial_number, job.external_id, problem)
 
     def _read(self) -> CycleRead:
         """The cycle's one read transaction."""

@@ -11,7 +11,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def test_bad_flags_exit_2_naming_the_flag(tmp_path: Path, flags: list[str], name
 
 
 def test_latency_uses_the_commit_hook_else_the_end_of_the_cycle() -> None:
-    line = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    line = datetime(2026, 1, 1, tzinfo=UTC)
     t0 = line.timestamp()
     reported = {(0, 1): line, (1, 1): line, (2, 1): None}
     decisions = [

@@ -59,8 +59,8 @@ def test_a_metric_file_deleted_for_good_is_reported_once(
     with caplog.at_level(logging.WARNING, logger="slurmhpo.controller"):
         for _ in range(3):
             controller.cycle()
-    missing = [r.getMessage() for r in caplog.records if "(missing:" in r.getMessage()]
-    assert len(missing) == 1 and str(metrics) in missing[0]
+    gone = [r.getMessage() for r in caplog.records if "is gone (deleted after" in r.getMessage()]
+    assert len(gone) == 1 and str(metrics) in gone[0]
     controller.close()
 
 
