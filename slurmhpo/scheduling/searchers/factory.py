@@ -12,13 +12,14 @@ from slurmhpo.fields import TableReader
 from slurmhpo.scheduling.searchers.base import Searcher
 from slurmhpo.scheduling.searchers.grid import GridSearcher
 from slurmhpo.scheduling.searchers.kde import KDESearcher, KDESettings
+from slurmhpo.scheduling.searchers.mf_kde import MultiFidelityKDESearcher
 from slurmhpo.scheduling.searchers.random_search import RandomSearcher
 from slurmhpo.scheduling.types import Mode
 
 if TYPE_CHECKING:
     from slurmhpo.space import SearchSpace
 
-SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde")
+SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde", "mf_kde")
 
 
 def make_searcher(
@@ -46,7 +47,8 @@ def make_searcher(
         )
     settings = _kde_settings(reader)
     reader.finish()
-    return KDESearcher(space, mode, rng, initial_configs=initial_configs, settings=settings)
+    model = MultiFidelityKDESearcher if kind == "mf_kde" else KDESearcher
+    return model(space, mode, rng, initial_configs=initial_configs, settings=settings)
 
 
 def _kde_settings(reader: TableReader) -> KDESettings:
