@@ -42,9 +42,15 @@ from slurmhpo.scheduling.types import Mode, ranking_key
 
 @dataclass(frozen=True)
 class TrustSettings:
-    """The knobs of :class:`FidelityTracker` (study file: ``[scheduler]`` keys of the same name)."""
+    """The knobs of :class:`FidelityTracker` (study file: ``[scheduler]`` keys of the same name).
 
-    prior_agreement: float = 0.75
+    Defaults: Hyper-Tune's power 3. ``prior_agreement`` 0.9 (a rung is trusted until shown
+    otherwise, so a study starts close to asynchronous Hyperband) was chosen over 0.75, 0.8
+    and 1.0 on the lcbench development tasks; ``min_top`` 6 over 4 and 10, ``prior_pairs`` 10
+    over 3 and 30 (docs/benchmarks.md, "The adaptive scheduler").
+    """
+
+    prior_agreement: float = 0.9
     prior_pairs: float = 10.0
     power: float = 3.0
     min_top: int = 6

@@ -150,3 +150,21 @@ def test_the_factory_builds_it_with_the_multi_fidelity_kde() -> None:
         make_scheduler({**spec, "scheduler": {"type": "adaptive", "power": 0}}, space, 0)
     with pytest.raises(ConfigError, match=r"scheduler\.grace"):
         make_scheduler({**spec, "scheduler": {"type": "adaptive", "grace": 2}}, space, 0)
+
+
+def test_the_model_weighs_rungs_by_trust_to_its_power() -> None:
+    space = SearchSpace.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    searcher = MultiFidelityKDESearcher(space, "min", np.random.default_rng(0), weight_power=2.0)
+    for trial_id in range(40):  # level 1: 40 results, level 3: 20, level 9: 3 (too few)
+        x = trial_id / 40
+        for level, upto in ((1, 40), (3, 20), (9, 3)):
+            if trial_id < upto:
+                searcher.observe(trial_id, {"x": x}, level, x + 1 / level)
+    assert searcher.used_resources() == [(3, 1.0)]  # no weights yet: BOHB's largest rung
+    searcher.set_fidelity_weights({1: 0.5, 3: 1.0, 9: 1.0})
+    assert searcher.used_resources() == [(3, 1.0), (1, 0.25)]  # 0.5 ** 2; 9 cannot be fitted
+    searcher.set_fidelity_weights({1: 0.0, 3: 0.9, 9: 1.0})
+    assert searcher.used_resources() == [(3, pytest.approx(0.81))]
+    assert searcher.suggest(100) is not None
+    with pytest.raises(ConfigError, match=r"searcher\.weight_power"):
+        MultiFidelityKDESearcher(space, "min", np.random.default_rng(0), weight_power=0.0)

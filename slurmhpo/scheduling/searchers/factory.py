@@ -46,9 +46,14 @@ def make_searcher(
             space, mode, rng, initial_configs=initial_configs, num_points=num_points
         )
     settings = _kde_settings(reader)
+    if kind == "kde":
+        reader.finish()
+        return KDESearcher(space, mode, rng, initial_configs=initial_configs, settings=settings)
+    power = reader.get("weight_power", float, default=3.0)
     reader.finish()
-    model = MultiFidelityKDESearcher if kind == "mf_kde" else KDESearcher
-    return model(space, mode, rng, initial_configs=initial_configs, settings=settings)
+    return MultiFidelityKDESearcher(
+        space, mode, rng, initial_configs=initial_configs, settings=settings, weight_power=power
+    )
 
 
 def _kde_settings(reader: TableReader) -> KDESettings:

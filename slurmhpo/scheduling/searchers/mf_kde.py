@@ -5,15 +5,19 @@ away; when that resource is a cheap rung whose ranking misleads, the model misle
 every rung level with enough observations for a good and a bad set gets its own pair of KDEs,
 and a candidate's score is the weighted mean of its log l(x)/g(x) over those rungs:
 
-    score(x) = sum_L w_L * (log l_L(x) - log g_L(x)) / sum_L w_L
+    score(x) = sum_L v_L * (log l_L(x) - log g_L(x)) / sum_L v_L,    v_L = w_L ** weight_power
 
 with ``w_L`` the trust weights the scheduler hands over before each suggestion
 (:meth:`set_fidelity_weights`; see :mod:`slurmhpo.scheduling.fidelity`): a rung whose ranking
 agrees with the top one counts fully, one that ranks no better than chance not at all. This is
 the ensemble of per-fidelity surrogates of Hyper-Tune (Li et al., VLDB 2022) with KDEs in place
-of Gaussian processes. Candidates are drawn around the good points of the rung with the largest
-weight (the highest such rung on ties). Pending trials enter every rung's bad density, as in
-:class:`~slurmhpo.scheduling.searchers.kde.KDESearcher`.
+of Gaussian processes. ``weight_power`` (default 3, so ``v_L = p_L ** 9``) sharpens the trust
+weights for the model: with the plain weights (power 1) three or four well-filled low rungs
+share the vote with the top one nearly equally. On the six lcbench development tasks (10
+seeds) power 1 was behind power 3 at B on 3 tasks, ahead on 1 and level on 2
+(docs/benchmarks.md, "The adaptive scheduler"). Candidates are drawn around the good points of
+the rung with the largest weight (the highest such rung on ties). Pending trials enter every
+rung's bad density, as in :class:`~slurmhpo.scheduling.searchers.kde.KDESearcher`.
 
 Without weights (a scheduler that does not hand any over) it behaves like BOHB's searcher:
 only the largest well-observed resource is modelled.
@@ -28,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.searchers.kde import KDESearcher, _Fit
 
 _NEGLIGIBLE = 1e-12
@@ -36,15 +41,20 @@ _NEGLIGIBLE = 1e-12
 class MultiFidelityKDESearcher(KDESearcher):
     """KDE searcher whose model is a trust-weighted ensemble over rung levels."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """As :class:`KDESearcher` (space, mode, rng, initial_configs, settings)."""
+    def __init__(self, *args: Any, weight_power: float = 3.0, **kwargs: Any) -> None:
+        """As :class:`KDESearcher` (space, mode, rng, initial_configs, settings), plus
+        ``weight_power``: the model weighs rung L by ``w_L ** weight_power`` (see the module
+        docstring); ConfigError naming ``searcher.weight_power`` if it is not > 0."""
         super().__init__(*args, **kwargs)
+        if not weight_power > 0:
+            raise ConfigError("searcher.weight_power", f"must be > 0, got {weight_power!r}")
+        self.weight_power = weight_power
         self._weights: dict[int, float] = {}
         self._fits: dict[int, _Fit] = {}
 
     def set_fidelity_weights(self, weights: Mapping[int, float]) -> None:
         """The trust weight of each resource level (levels not named count 0)."""
-        self._weights = {int(level): float(w) for level, w in weights.items()}
+        self._weights = {int(level): float(w) ** self.weight_power for level, w in weights.items()}
 
     def used_resources(self) -> list[tuple[int, float]]:
         """(resource, weight) of every rung the model uses, highest resource first."""
