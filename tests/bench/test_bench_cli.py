@@ -68,7 +68,7 @@ def test_the_same_seed_gives_the_same_run() -> None:
     assert first.reports != other.reports
 
 
-@pytest.mark.parametrize("method", ["asha-stopping", "asha-promotion", "bohb-sync"])
+@pytest.mark.parametrize("method", ["asha-stopping", "asha-promotion", "bohb-sync", "adaptive"])
 def test_waking_only_at_rungs_changes_nothing(
     method: str, caplog: pytest.LogCaptureFixture
 ) -> None:
