@@ -38,6 +38,11 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "scheduler.grace": {"scheduler.type": "median"},
     "scheduler.min_trials": {"scheduler.type": "median"},
     "searcher.num_points": {"searcher.type": "grid"},
+    "searcher.weight_power": {"searcher.type": "mf_kde"},
+    **{
+        f"scheduler.{key}": {"scheduler.type": "adaptive"}
+        for key in ("prior_agreement", "prior_pairs", "power", "min_top", "max_points")
+    },
     "trial.entrypoint": {"trial.command": None},
 }
 KDE_FIELDS = {

@@ -131,6 +131,14 @@ METHODS: dict[str, Method] = {
         ),
         *_hyperband_family("", FROM_MIN_RUNGS, "rungs from r_min (1, 3, 9, 27, 52)"),
         *_hyperband_family("-from-max", FROM_MAX_RUNGS, "rungs from r_max (2, 6, 17, 52)"),
+        Method(
+            "adaptive",
+            {"type": "adaptive", **FROM_MIN_RUNGS},
+            {"type": "mf_kde"},
+            note="asynchronous Hyperband (promotion) with trust-weighted brackets and a "
+            "trust-weighted multi-fidelity KDE (docs/schedulers.md)",
+            wake="rungs",
+        ),
         Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
         *(m for r_min in LARGER_MIN_RESOURCES for m in _larger_min_resource(r_min)),
     )

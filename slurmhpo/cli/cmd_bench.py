@@ -10,12 +10,15 @@ aggregates; ``--plot FILE`` writes a PNG of the incumbent against simulated time
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from slurmhpo.bench.harness import Method
 from slurmhpo.bench.report import TABLE_HEADERS, aggregate, run_summary, task_rows
 from slurmhpo.bench.runner import (
     DEFAULT_METHODS,
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - began
     print(f"{len(runs)} simulated runs in {elapsed:.1f} s", file=sys.stderr)
     if args.json is not None:
-        _write_json(args.json, config, budgets, runs, final_only, stats, elapsed)
+        _write_json(args.json, config, cache, budgets, runs, final_only, stats, elapsed)
     if args.plot is not None:
         from slurmhpo.bench.plot import plot_runs
 
@@ -145,9 +148,27 @@ def _budget_info(config: BenchConfig, cache: TaskCache, name: str) -> dict[str, 
     }
 
 
+def _method_settings(method: Method, config: BenchConfig, cache: TaskCache) -> dict[str, Any]:
+    """Every field of ``method``, plus the ``resource.min`` its study had on each task.
+
+    All dataclass fields are written, so a setting added to :class:`Method` later is recorded
+    without touching this function; ``resource_min`` is what the study actually used (the
+    method's ``min_resource``, else the task's r_min).
+    """
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(method):
+        value = getattr(method, item.name)
+        out[item.name] = dict(value) if isinstance(value, Mapping) else value
+    out["resource_min"] = {
+        task: method.resource_min(cache.task(task).r_min) for task in config.tasks
+    }
+    return out
+
+
 def _write_json(
     path: Path,
     config: BenchConfig,
+    cache: TaskCache,
     budgets: dict[str, Any],
     runs: list[Any],
     final_only: dict[str, bool],
@@ -157,16 +178,7 @@ def _write_json(
     data = {
         "config": {
             "tasks": list(config.tasks),
-            "methods": {
-                m.name: {
-                    "scheduler": dict(m.scheduler),
-                    "searcher": dict(m.searcher),
-                    "asynchronous": m.asynchronous,
-                    "final_only": m.final_only,
-                    "note": m.note,
-                }
-                for m in config.methods
-            },
+            "methods": {m.name: _method_settings(m, config, cache) for m in config.methods},
             "seeds": config.seeds,
             "workers": config.workers,
             "budget_factor": config.budget_factor,

@@ -3,8 +3,10 @@
 Pure and deterministic for a seed, no I/O. Build a study's scheduler with
 :func:`make_scheduler`; rebuild one after a restart with :func:`rebuild` from its event history.
 Modules: ``rungs`` and ``brackets`` (side-effect-free arithmetic), ``base`` (the interface),
-``asha`` (ASHA and asynchronous Hyperband), ``sync`` and ``bracket_run`` (synchronous successive
-halving and Hyperband), ``median``, ``fifo``, ``history``, ``factory``, ``searchers``.
+``asha`` (ASHA and asynchronous Hyperband), ``adaptive`` and ``fidelity`` (asynchronous
+Hyperband that learns how far each rung can be trusted), ``sync`` and ``bracket_run``
+(synchronous successive halving and Hyperband), ``median``, ``fifo``, ``history``, ``factory``,
+``searchers``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,12 @@ type                    variant / settings
                         ``strict_quota`` as asha); for "sync", ``overlap`` defaults to
                         true, as in HpBandSter (the paper's own implementation), which
                         opens the next bracket rather than leave a worker idle
+``adaptive``            asynchronous Hyperband (promotion) that learns how far each
+                        rung can be trusted and draws brackets and weighs its model
+                        by it (:mod:`~slurmhpo.scheduling.adaptive`); ``eta``,
+                        ``prior_agreement``, ``prior_pairs``, ``power``, ``min_top``,
+                        ``max_points`` (:class:`~slurmhpo.scheduling.fidelity.TrustSettings`);
+                        searcher ``mf_kde`` unless the study names another
 ``median``              median stopping rule; ``grace`` (default r_min), ``min_trials`` (3)
 ``fifo``                no early stopping
 ======================  ===========================================================
@@ -45,8 +51,10 @@ import numpy as np
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader
+from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband, Variant
 from slurmhpo.scheduling.base import Scheduler, Searcher
+from slurmhpo.scheduling.fidelity import TrustSettings
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.median import MedianStoppingScheduler
 from slurmhpo.scheduling.rungs import RUNG_PLACEMENTS, RungPlacement, rung_levels
@@ -62,6 +70,7 @@ SCHEDULER_TYPES: tuple[str, ...] = (
     "sync_sh",
     "sync_hyperband",
     "bohb",
+    "adaptive",
     "median",
     "fifo",
 )
@@ -76,6 +85,7 @@ DEFAULT_RUNG_LEVELS: dict[str, RungPlacement] = {
     "sync_sh": "from_min",
     "sync_hyperband": "from_min",
     "bohb": "from_min",
+    "adaptive": "from_min",
 }
 _ASYNC_VARIANTS = ("promotion", "stopping")
 _BOHB_VARIANTS = ("sync", "promotion", "stopping")
@@ -130,6 +140,8 @@ def _build(kind: str, reader: TableReader, c: _Common) -> Scheduler:
         )
     if kind == "sync_hyperband":
         return SyncHyperband(*args, overlap=_overlap(reader, False), rung_placement=placement)
+    if kind == "adaptive":
+        return AdaptiveHyperband(*args, rung_placement=placement, trust=_trust(reader))
     if kind == "bohb":
         variant = reader.choice("variant", _BOHB_VARIANTS, default="sync")
         if variant == "sync":
@@ -141,6 +153,20 @@ def _build(kind: str, reader: TableReader, c: _Common) -> Scheduler:
     if kind == "asha":
         return ASHA(*args, variant=chosen, strict_quota=strict, rung_placement=placement)
     return AsyncHyperband(*args, variant=chosen, strict_quota=strict, rung_placement=placement)
+
+
+def _trust(reader: TableReader) -> TrustSettings:
+    """The adaptive scheduler's trust settings; TrustSettings.check names a bad field."""
+    d = TrustSettings()
+    trust = TrustSettings(
+        prior_agreement=reader.get("prior_agreement", float, default=d.prior_agreement),
+        prior_pairs=reader.get("prior_pairs", float, default=d.prior_pairs),
+        power=reader.get("power", float, default=d.power),
+        min_top=reader.get("min_top", int, default=d.min_top),
+        max_points=reader.get("max_points", int, default=d.max_points),
+    )
+    trust.check()
+    return trust
 
 
 def _placement(reader: TableReader, kind: str) -> RungPlacement:
@@ -215,6 +241,8 @@ def _searcher_spec(spec: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     searcher = spec.get("searcher") or {}
     if not isinstance(searcher, Mapping):
         raise ConfigError("searcher", "must be a table", 'e.g. searcher = {type = "random"}')
+    if kind == "adaptive":
+        return searcher if "type" in searcher else {**searcher, "type": "mf_kde"}
     if kind != "bohb":
         return searcher if "type" in searcher else {**searcher, "type": "random"}
     if searcher.get("type", "kde") != "kde":

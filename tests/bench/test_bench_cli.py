@@ -68,7 +68,7 @@ def test_the_same_seed_gives_the_same_run() -> None:
     assert first.reports != other.reports
 
 
-@pytest.mark.parametrize("method", ["asha-stopping", "asha-promotion", "bohb-sync"])
+@pytest.mark.parametrize("method", ["asha-stopping", "asha-promotion", "bohb-sync", "adaptive"])
 def test_waking_only_at_rungs_changes_nothing(
     method: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -118,3 +118,17 @@ def test_max_trials_ends_the_study_before_the_budget() -> None:
     assert run.trials == 6
     assert max(r.time for r in run.reports) < 1e7
     assert run.utilisation < 0.01  # the workers idled once the six trials were done
+
+
+def test_the_json_records_every_method_setting(bench_json: dict[str, Any], tmp_path) -> None:
+    """Each method's entry holds every Method field, and resource.min per task."""
+    methods = bench_json["config"]["methods"]
+    assert methods["asha-promotion"]["min_resource"] is None
+    assert methods["asha-promotion"]["resource_min"] == {TASK: 1}
+    assert methods["asha-promotion"]["wake"] == "rungs"
+    out = tmp_path / "rmin.json"
+    argv = ["bench", "--task", TASK, "--method", "asha-promotion-rmin3", "--seeds", "1"]
+    assert main([*argv, "--budget-factor", "2", "--json", str(out)]) == 0
+    entry = json.loads(out.read_text())["config"]["methods"]["asha-promotion-rmin3"]
+    assert entry["min_resource"] == 3 and entry["resource_min"] == {TASK: 3}
+    assert entry["scheduler"] == dict(METHODS["asha-promotion-rmin3"].scheduler)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from sched_helpers import ContractViolation, FakeSearcher, run_study
 
+from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband
 from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.fifo import FIFOScheduler
@@ -80,6 +81,13 @@ FACTORIES: dict[str, tuple[Factory, list[int]]] = {
     "sync_hyperband_overlap_from_max": (
         lambda s, g: SyncHyperband(
             s, "min", R_MIN, R_UNEVEN, ETA, g, overlap=True, rung_placement="from_max"
+        ),
+        FROM_MAX,
+    ),
+    "adaptive": (lambda s, g: AdaptiveHyperband(s, "min", R_MIN, R_MAX, ETA, g), LEVELS),
+    "adaptive_from_max": (
+        lambda s, g: AdaptiveHyperband(
+            s, "min", R_MIN, R_UNEVEN, ETA, g, rung_placement="from_max"
         ),
         FROM_MAX,
     ),
@@ -222,6 +230,8 @@ FACTORY_TABLES = [
     {"type": "bohb"},
     {"type": "bohb", "variant": "promotion"},
     {"type": "bohb", "variant": "stopping"},
+    {"type": "adaptive"},
+    {"type": "adaptive", "prior_agreement": 0.5, "prior_pairs": 0, "min_top": 3},
     {"type": "median"},
     {"type": "fifo"},
 ]
@@ -253,6 +263,7 @@ def test_factory_built_schedulers_with_real_searchers_keep_the_contract(table: d
         {"type": "bohb", "variant": "promotion", "rung_levels": "from_max"},
         {"type": "hyperband", "variant": "stopping", "rung_levels": "from_max"},
         {"type": "asha", "rung_levels": "from_max"},
+        {"type": "adaptive", "rung_levels": "from_max"},
     ],
     ids=lambda t: "-".join(map(str, t.values())),
 )
@@ -285,5 +296,5 @@ def test_allow_new_false_only_resumes_and_otherwise_touches_nothing(name: str) -
     assert sched.rng.bit_generator.state == state
     out = run_study(sched, FACTORIES[name][1], max_starts=30, seed=2)  # sync: 27 fill rung 1
     assert out.starts == 30
-    if "promotion" in name or name.startswith("sync"):
+    if "promotion" in name or name.startswith(("sync", "adaptive")):
         assert out.resumes > 0, "promotions go on after the last start"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from slurmhpo.errors import ConfigError
+from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband
 from slurmhpo.scheduling.factory import (
     DEFAULT_RUNG_LEVELS,
@@ -48,6 +49,7 @@ def study(scheduler: dict[str, Any], **extra: Any) -> dict[str, Any]:
         ({"type": "sync_hyperband", "eta": 4}, SyncHyperband, None),
         ({"type": "bohb"}, SyncHyperband, None),
         ({"type": "bohb", "variant": "promotion"}, AsyncHyperband, "promotion"),
+        ({"type": "adaptive"}, AdaptiveHyperband, "promotion"),
         ({"type": "median", "grace": 3, "min_trials": 5}, MedianStoppingScheduler, None),
         ({"type": "fifo"}, FIFOScheduler, None),
     ],
@@ -64,7 +66,7 @@ def test_every_type_builds_and_suggests(table: dict, cls: type, variant: str | N
 
 def test_all_types_are_covered() -> None:
     assert set(SCHEDULER_TYPES) == {
-        "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "median", "fifo",
+        "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "median", "fifo",
     }  # fmt: skip
 
 

@@ -19,7 +19,12 @@ from slurmhpo.scheduling.searchers import (
 )
 from slurmhpo.space import Categorical, Condition, Float, Int, Ordinal, SearchSpace
 
-ALL_SPECS: list[dict[str, Any]] = [{"type": "random"}, {"type": "grid"}, {"type": "kde"}]
+ALL_SPECS: list[dict[str, Any]] = [
+    {"type": "random"},
+    {"type": "grid"},
+    {"type": "kde"},
+    {"type": "mf_kde"},
+]
 
 
 def mixed_space() -> SearchSpace:

@@ -1,4 +1,5 @@
-"""Searchers choose the configuration of each new trial: random, grid and BOHB's KDE.
+"""Searchers choose the configuration of each new trial: random, grid, BOHB's KDE and the
+multi-fidelity KDE of the adaptive scheduler.
 
 All follow :class:`~slurmhpo.scheduling.searchers.base.Searcher`; build one from a study's
 ``[searcher]`` table with :func:`make_searcher`.
@@ -10,6 +11,7 @@ from slurmhpo.scheduling.searchers.base import BaseSearcher, Searcher, config_ke
 from slurmhpo.scheduling.searchers.factory import SEARCHER_TYPES, make_searcher
 from slurmhpo.scheduling.searchers.grid import GridSearcher, build_grid
 from slurmhpo.scheduling.searchers.kde import KDESearcher, KDESettings
+from slurmhpo.scheduling.searchers.mf_kde import MultiFidelityKDESearcher
 from slurmhpo.scheduling.searchers.random_search import RandomSearcher
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "GridSearcher",
     "KDESearcher",
     "KDESettings",
+    "MultiFidelityKDESearcher",
     "RandomSearcher",
     "Searcher",
     "build_grid",

@@ -12,13 +12,14 @@ from slurmhpo.fields import TableReader
 from slurmhpo.scheduling.searchers.base import Searcher
 from slurmhpo.scheduling.searchers.grid import GridSearcher
 from slurmhpo.scheduling.searchers.kde import KDESearcher, KDESettings
+from slurmhpo.scheduling.searchers.mf_kde import MultiFidelityKDESearcher
 from slurmhpo.scheduling.searchers.random_search import RandomSearcher
 from slurmhpo.scheduling.types import Mode
 
 if TYPE_CHECKING:
     from slurmhpo.space import SearchSpace
 
-SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde")
+SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde", "mf_kde")
 
 
 def make_searcher(
@@ -45,8 +46,14 @@ def make_searcher(
             space, mode, rng, initial_configs=initial_configs, num_points=num_points
         )
     settings = _kde_settings(reader)
+    if kind == "kde":
+        reader.finish()
+        return KDESearcher(space, mode, rng, initial_configs=initial_configs, settings=settings)
+    power = reader.get("weight_power", float, default=3.0)
     reader.finish()
-    return KDESearcher(space, mode, rng, initial_configs=initial_configs, settings=settings)
+    return MultiFidelityKDESearcher(
+        space, mode, rng, initial_configs=initial_configs, settings=settings, weight_power=power
+    )
 
 
 def _kde_settings(reader: TableReader) -> KDESettings:

@@ -205,16 +205,29 @@ class KDESearcher(BaseSearcher):
         (integers and categories snapped to what will actually run) with the drawn values kept
         in the dimensions of inactive parameters, as BOHB scores its imputed candidates.
         """
+        configs, points = self._candidates(fit)
+        return self._best_unseen(configs, points, self._log_ratio(points, fit))
+
+    def _candidates(self, fit: _Fit) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """``num_samples`` configs drawn around the good points, and the vectors to score."""
         s = self.settings
         raw = kde_model.sample_around(
             fit.good, fit.good_bw, self.cat_sizes, s.num_samples, s.bandwidth_factor, self.rng
         )
         configs = [self.space.from_unit(row) for row in raw]
         points = np.vstack([np.asarray(self.space.to_unit(c), dtype=float) for c in configs])
-        points = np.where(np.isnan(points), raw, points)
+        return configs, np.where(np.isnan(points), raw, points)
+
+    def _log_ratio(self, points: np.ndarray, fit: _Fit) -> np.ndarray:
+        """log l(x) - log g(x) of each point under ``fit`` (pending trials in g)."""
         bad, bad_bw = self._bad_with_pending(fit)
         score = kde_model.log_pdf(points, fit.good, fit.good_bw, self.cat_sizes)
-        score -= kde_model.log_pdf(points, bad, bad_bw, self.cat_sizes)
+        return score - kde_model.log_pdf(points, bad, bad_bw, self.cat_sizes)
+
+    def _best_unseen(
+        self, configs: list[dict[str, Any]], points: np.ndarray, score: np.ndarray
+    ) -> tuple[dict[str, Any], np.ndarray]:
+        """The best-scored config not seen before (the best one if all were)."""
         ranked = np.argsort(-score, kind="stable")
         pick = next((i for i in ranked if config_key(configs[i]) not in self.seen), ranked[0])
         return configs[pick], points[pick]
