@@ -169,6 +169,7 @@ def _cycle_until(
         going = controller.cycle()
         if profiler is not None:
             profiler.disable()
+        _note_commit(controller, probe)
         cycles.append(
             Cycle(
                 time.perf_counter() - wall0, time.process_time() - cpu0, probe.snapshot() - before
@@ -184,6 +185,17 @@ def _cycle_until(
             break
         clock.sleep(settings.poll_interval)
     return cycles, ends, kinds
+
+
+def _note_commit(controller: Controller, probe: StoreProbe) -> None:
+    """The controller names the decisions its cycle stored and when that commit returned
+    (``Controller.last_commit``): exact commit instants, as the probe's ORM hook gives for
+    decisions stored through the ORM (the cycle's write uses Core statements)."""
+    if controller.last_commit is None:
+        return
+    first, last, at = controller.last_commit
+    for seq in range(first, last + 1):
+        probe.decision_commits.setdefault((controller.study.id, seq), at)
 
 
 def _last_seq(engine: Any) -> int:
