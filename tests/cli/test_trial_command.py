@@ -22,7 +22,6 @@ from slurmhpo.controller.studies import (
     resolve_paths,
     script_of,
 )
-from slurmhpo.errors import ConfigError
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.migrate import upgrade
 from slurmhpo.store.models import Observation, Study, Trial
@@ -176,8 +175,9 @@ def test_the_same_file_from_another_spelling_of_the_interpreter_is_the_same_stud
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     assert register_study(engine, resolve_paths(spec)) == first
     monkeypatch.setattr(sys, "executable", str(tmp_path / "other-python"))
-    with pytest.raises(ConfigError, match="a different study named 'bare'"):
-        register_study(engine, resolve_paths(spec))
+    # another interpreter is another study: none of its jobs started, so it replaces it
+    replaced = register_study(engine, resolve_paths(spec))
+    assert replaced != first and replaced.trial.command[0] == str(tmp_path / "other-python")
 
     older = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
     upgrade(older)
