@@ -53,9 +53,10 @@ def fill(
     resumed: set[int] = set()
     limit = spec.budget.max_trials
     more = True
+    next_number = _next_number(scheduler)  # once: scanning every trial id per slot is O(N^2)
     while busy < spec.budget.max_concurrent:
         allow_new = limit is None or started < limit
-        suggestion = scheduler.suggest(_next_number(scheduler), allow_new=allow_new)
+        suggestion = scheduler.suggest(next_number, allow_new=allow_new)
         if suggestion is None:
             more = False
             break
@@ -64,6 +65,7 @@ def fill(
             write.new_trials.append(NewTrial(number, suggestion.config, suggestion.bracket))
             kind, start = "start", 0
             started += 1
+            next_number = max(next_number, number + 1)
         else:
             assert isinstance(suggestion, ResumeTrial)
             write.trial_states[number] = (TrialState.RUNNING, None)
