@@ -250,9 +250,9 @@ def _budget(
 ) -> dict[str, Any]:
     budget = spec.budget
     used_gpu = gpu_hours(
-        runtime.study_jobs_with_times(session, study), spec.slurm.gpus_per_task, now
+        runtime.study_jobs_with_times(session, study.id), spec.slurm.gpus_per_task, now
     )
-    first = runtime.first_job_submitted(session, study)
+    first = runtime.first_job_submitted(session, study.id)
     until = study.finished_at or now
     wall = 0.0 if first is None else max(0.0, (until - first).total_seconds() / 3600.0)
     return {

@@ -32,8 +32,8 @@ def spent_limit(
     """The name of the first spent hard limit (GPU-hours, wall-clock), else None.
 
     ``job_times`` are (started_at, ended_at) of the study's started jobs and
-    ``first_submitted`` the submission time of its first job, as the cycle read them
-    (:func:`needs_job_times` says when the cycle must read them at all).
+    ``first_submitted`` the submission time of its first job, as the cycle read them (it
+    reads each only when the study has the limit that needs it; None otherwise).
     """
     budget = spec.budget
     gpus = spec.slurm.gpus_per_task

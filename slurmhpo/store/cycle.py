@@ -36,6 +36,7 @@ from slurmhpo.store.models import (
     server_now,
 )
 from slurmhpo.store.queries import Report, json_safe
+from slurmhpo.store.runtime import first_job_submitted, study_jobs_with_times
 
 STUDIES, TRIALS, JOBS = Study.__table__, Trial.__table__, Job.__table__
 OBSERVATIONS, DECISIONS, COMMANDS = Observation.__table__, Decision.__table__, Command.__table__
@@ -123,7 +124,6 @@ _PENDING_COMMANDS = (
     .order_by(COMMANDS.c.id)
 )
 _TRIAL_COUNT = select(func.count(TRIALS.c.id)).where(TRIALS.c.study_id == _STUDY)
-_FIRST_SUBMITTED = select(func.min(JOBS.c.submitted_at)).where(JOBS.c.study_id == _STUDY)
 
 
 def read_cycle(
@@ -146,8 +146,8 @@ def read_cycle(
         commands=commands,
         started_trials=int(conn.scalar(_TRIAL_COUNT, study) or 0),
         unsubmitted_segments=_segment_indexes(session, unsubmitted),
-        job_times=_job_times(session, study_id) if job_times else None,
-        first_submitted=conn.scalar(_FIRST_SUBMITTED, study) if first_submitted else None,
+        job_times=tuple(study_jobs_with_times(session, study_id)) if job_times else None,
+        first_submitted=first_job_submitted(session, study_id) if first_submitted else None,
     )
 
 
@@ -170,15 +170,6 @@ def _segment_indexes(session: Session, jobs: Sequence[ActiveJob]) -> dict[int, i
     ):
         ids_by_trial.setdefault(trial_id, []).append(job_id)
     return {job.id: ids_by_trial[job.trial_id].index(job.id) for job in jobs}
-
-
-def _job_times(session: Session, study_id: int) -> tuple[tuple[Any, Any], ...]:
-    rows = session.connection().execute(
-        select(Job.started_at, Job.ended_at).where(
-            Job.study_id == study_id, Job.started_at.is_not(None)
-        )
-    )
-    return tuple((start, end) for start, end in rows)
 
 
 # ---- what a cycle writes -------------------------------------------------------------------
