@@ -23,6 +23,8 @@ from slurmhpo.space import SearchSpace
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BACKENDS = ("auto", "local", "slurm")
+DEFAULT_HOLD_SECONDS = 60.0  # how long a job waits at a rung for the controller's answer
+MAX_HOLD_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class TrialCommand:
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
     max_retries: int = 2
+    # Continue a promoted trial in its running job instead of a new one (slurmhpo.control):
+    # each job waits up to hold_seconds at its target rung for the controller's answer.
+    continue_in_place: bool = False
+    hold_seconds: float = DEFAULT_HOLD_SECONDS
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,9 @@ class StudySpec:
             trial["env"] = dict(self.trial.env)
         if self.trial.workdir is not None:
             trial["workdir"] = self.trial.workdir
+        if self.trial.continue_in_place:  # only when on: stored specs of older studies stay equal
+            trial["continue_in_place"] = True
+            trial["hold_seconds"] = self.trial.hold_seconds
         return {
             "name": self.name,
             "seed": self.seed,
@@ -270,6 +279,8 @@ def _parse_trial(table: Mapping[str, Any]) -> TrialCommand:
     env = reader.get("env", dict, default={})
     workdir = reader.get("workdir", str, default=None)
     retries = reader.get("max_retries", int, default=2)
+    in_place = reader.get("continue_in_place", bool, default=False)
+    hold = reader.positive("hold_seconds", float, default=DEFAULT_HOLD_SECONDS)
     reader.finish()
     if (command is None) == (entrypoint is None):
         raise ConfigError(
@@ -288,8 +299,20 @@ def _parse_trial(table: Mapping[str, Any]) -> TrialCommand:
             raise ConfigError(f"trial.env.{key}", f"must be a string, got {describe(value)}")
     if retries < 0:
         raise ConfigError("trial.max_retries", f"must be 0 or more, got {retries}")
+    if hold > MAX_HOLD_SECONDS:
+        raise ConfigError(
+            "trial.hold_seconds",
+            f"must be at most {MAX_HOLD_SECONDS:.0f}, got {hold!r}",
+            "a job waiting at a rung holds its GPU; a few poll intervals are enough",
+        )
     return TrialCommand(
-        command=command, entrypoint=entrypoint, env=dict(env), workdir=workdir, max_retries=retries
+        command=command,
+        entrypoint=entrypoint,
+        env=dict(env),
+        workdir=workdir,
+        max_retries=retries,
+        continue_in_place=in_place,
+        hold_seconds=hold,
     )
 
 

@@ -108,6 +108,7 @@ class RunResult:
     runtime_s: float  # real seconds the simulation took (method compute + surrogate + store)
     queue_wait: str = "0"  # the queue-wait model (slurmhpo.backends.queue_wait)
     queued_seconds: float = 0.0  # job-seconds spent queued, up to B
+    continue_in_place: bool = False  # the study's [trial] continue_in_place
 
     @property
     def queued_share(self) -> float:
@@ -142,6 +143,7 @@ def study_spec(
     budget: float,
     root: Path,
     max_trials: int | None = None,
+    continue_in_place: bool = False,
 ) -> StudySpec:
     """The study a benchmark run registers: the task's space, the method's scheduler."""
     data: dict[str, Any] = {
@@ -158,7 +160,12 @@ def study_spec(
             "max_wall_hours": budget / 3600.0,
             **({"max_trials": max_trials} if max_trials is not None else {}),
         },
-        "trial": {"command": ["simulated"], "workdir": str(root), "max_retries": 0},
+        "trial": {
+            "command": ["simulated"],
+            "workdir": str(root),
+            "max_retries": 0,
+            **({"continue_in_place": True} if continue_in_place else {}),
+        },
         "space": task.space(),
     }
     return StudySpec.from_dict(data)
@@ -174,6 +181,7 @@ def simulate(
     exact: bool = False,
     max_trials: int | None = None,
     queue_wait: str = "0",
+    continue_in_place: bool = False,
 ) -> RunResult:
     """Run ``method`` on ``task`` for ``budget`` simulated seconds with ``workers`` workers.
 
@@ -190,7 +198,10 @@ def simulate(
         try:
             Base.metadata.create_all(engine)  # a fresh, private database: no migration history
             spec = register_study(
-                engine, study_spec(task, method, seed, workers, budget, root, max_trials)
+                engine,
+                study_spec(
+                    task, method, seed, workers, budget, root, max_trials, continue_in_place
+                ),
             )
             clock = SimClock(deadline=budget)
             wake = None if exact else method.wake_resources(task.r_min, task.r_max)
@@ -225,6 +236,7 @@ def simulate(
         runtime_s=time.perf_counter() - began,
         queue_wait=queue_wait,
         queued_seconds=stats.queued_seconds,
+        continue_in_place=continue_in_place,
     )
 
 

@@ -184,6 +184,7 @@ class BenchConfig:
     exact: bool = False  # wake the controller at every epoch end (see simulate)
     max_trials: int | None = None  # also end each study after this many trials
     queue_wait: str = "0"  # each job's queue wait (slurmhpo.backends.queue_wait)
+    continue_in_place: bool = False  # the study's [trial] continue_in_place
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -256,6 +257,7 @@ def run_grid(
                         exact=config.exact,
                         max_trials=config.max_trials,
                         queue_wait=config.queue_wait,
+                        continue_in_place=config.continue_in_place,
                     )
                     done += 1
                     if progress is not None:
