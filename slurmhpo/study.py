@@ -118,8 +118,10 @@ class StudySpec:
             trial["env"] = dict(self.trial.env)
         if self.trial.workdir is not None:
             trial["workdir"] = self.trial.workdir
-        if self.trial.continue_in_place:  # only when on: stored specs of older studies stay equal
+        # Only when set: the stored specs of studies from before these keys stay equal.
+        if self.trial.continue_in_place:
             trial["continue_in_place"] = True
+        if self.trial.hold_seconds != DEFAULT_HOLD_SECONDS:
             trial["hold_seconds"] = self.trial.hold_seconds
         return {
             "name": self.name,
