@@ -57,6 +57,16 @@ def rung_occupancy(
     return {(bracket, int(resource)): int(n) for bracket, resource, n in rows}
 
 
+def last_activity(session: Session, study_id: int) -> datetime | None:
+    """The latest change to a trial (a state change, a new reached resource) or the latest
+    observation ingested, by the DB server's clock; None for a study with no trial."""
+    trial = session.scalar(select(func.max(Trial.updated_at)).where(Trial.study_id == study_id))
+    observed = session.scalar(
+        select(func.max(Observation.ingested_at)).where(Observation.study_id == study_id)
+    )
+    return max((t for t in (trial, observed) if t is not None), default=None)
+
+
 def latest_decisions(
     session: Session, study_id: int, limit: int = 10
 ) -> list[tuple[Decision, int | None]]:
