@@ -230,9 +230,9 @@ async function refresh() {
 function wire() {
   const fate = document.getElementById("fate");
   fate.innerHTML += FATES.map((f) => `<option value="${f}">${f}</option>`).join("");
-  for (const id of ["filter", "fate"]) {
-    document.getElementById(id).addEventListener("input", () => { view.page = 0; drawTrials(); });
-  }
+  const refilter = () => { view.page = 0; drawTrials(); };
+  document.getElementById("filter").addEventListener("input", refilter);
+  document.getElementById("fate").addEventListener("change", refilter);
   document.getElementById("prev").addEventListener("click", () => { view.page = Math.max(0, view.page - 1); drawTrials(); });
   document.getElementById("next").addEventListener("click", () => { view.page += 1; drawTrials(); });
   document.querySelector("#trials thead").addEventListener("click", (event) => {
