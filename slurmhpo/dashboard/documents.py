@@ -29,7 +29,7 @@ from collections import defaultdict
 from typing import Any
 
 from slurmhpo.plots.data import ObservationPoint, StudyData
-from slurmhpo.plots.series import CATEGORIES, category, curves, incumbent, study_levels
+from slurmhpo.plots.series import CATEGORIES, category, incumbent, study_levels
 from slurmhpo.views.encode import json_value
 
 SCHEMA_VERSION = 1
@@ -89,19 +89,27 @@ def _trial_rows(data: StudyData, by_trial: dict[int, list[ObservationPoint]]) ->
 
 
 def _curve_traces(data: StudyData) -> list[dict[str, Any]]:
-    """One flat line trace per category: thousands of trials draw as a handful of traces."""
+    """One flat line trace per category: thousands of trials draw as a handful of traces.
+
+    The observations come sorted by trial, then resource (see ``load_study_data``), so each
+    trial's curve is one run of them; its category is the plots' :func:`category`.
+    """
     traces: dict[str, dict[str, list[Any]]] = {
         name: {"x": [], "y": [], "trial": []} for name in CATEGORIES
     }
-    for curve in curves(data).curves:
-        trace = traces[curve.category]
-        if trace["x"]:
-            trace["x"].append(None)
-            trace["y"].append(None)
-            trace["trial"].append(None)
-        trace["x"].extend(curve.resources)
-        trace["y"].extend(v if math.isfinite(v) else None for v in curve.values)
-        trace["trial"].extend([curve.trial] * len(curve.resources))
+    previous = None
+    trace = traces[CATEGORIES[0]]
+    for point in data.observations:
+        if point.trial != previous:
+            trace = traces[category(data.trials[point.trial])]
+            if trace["x"]:
+                trace["x"].append(None)
+                trace["y"].append(None)
+                trace["trial"].append(None)
+            previous = point.trial
+        trace["x"].append(point.resource)
+        trace["y"].append(point.value if math.isfinite(point.value) else None)
+        trace["trial"].append(point.trial)
     return [{"category": name, **trace} for name, trace in traces.items() if trace["x"]]
 
 

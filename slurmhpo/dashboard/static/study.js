@@ -12,7 +12,12 @@ const COLOURS = {
   completed: "#2a7a2a", promoted: "#1f5fbf", paused: "#d09a00",
   stopped: "#9a9a9a", failed: "#d62728", running: "#8e44ad",
 };
+const PARCOORDS_MAX = 2000;  // the best trials drawn as lines; more is unreadable and slow
 const view = { board: null, status: null, version: null, sort: ["number", 1], page: 0 };
+const plotlyReady = new Promise((resolve) => {
+  if (window.Plotly) resolve();
+  else document.getElementById("plotly-js").addEventListener("load", resolve);
+});
 
 // ---- summary -------------------------------------------------------------------------------
 function drawSummary(s) {
@@ -147,7 +152,9 @@ function drawCharts() {
   { displaylogo: false, responsive: true });
   const curveTraces = board.curves.map((c) => ({
     x: c.x, y: c.y, text: c.trial.map((t) => (t === null ? "" : `trial ${t}`)),
-    mode: "lines+markers", name: c.category, line: { color: COLOURS[c.category], width: 1 },
+    // one SVG marker per point is slow past a few thousand points: lines alone then
+    type: c.x.length > 5000 ? "scattergl" : "scatter",  // WebGL: 100,000 points draw fast
+    mode: c.x.length > 5000 ? "lines" : "lines+markers", name: c.category, line: { color: COLOURS[c.category], width: 1 },
     marker: { size: 3, color: COLOURS[c.category] },
     connectgaps: false, hoverinfo: "text+y",
   }));
@@ -157,11 +164,14 @@ function drawCharts() {
   }));
   Plotly.react("curves", curveTraces, layout("resource", board.metric, { shapes }),
     { displaylogo: false, responsive: true });
+  window.shpoCurvesAt = window.shpoCurvesAt || performance.now();
   drawParcoords(board);
 }
 
 function drawParcoords(board) {
-  const rows = board.trials.filter((r) => typeof r.value === "number");
+  const sign = board.mode === "min" ? 1 : -1;
+  const rows = board.trials.filter((r) => typeof r.value === "number")
+    .sort((a, b) => sign * (a.value - b.value)).slice(0, PARCOORDS_MAX);
   const target = document.getElementById("parcoords");
   if (!rows.length || !board.params.length) {
     target.textContent = "no trial has a value yet";
@@ -218,11 +228,18 @@ async function refresh() {
     view.status = status.study;
     view.board = board;
     view.version = version;
+    const times = { fetched: performance.now() };
     drawSummary(view.status);
     drawTrials();
+    times.table = performance.now();
     drawRungs();
+    times.rungs = performance.now();
+    await plotlyReady;
     drawCharts();
+    times.charts = performance.now();
+    window.shpoTimes = window.shpoTimes || times;  // the first draw's milestones (benchmark)
     document.body.dataset.version = version;
+    if (window.shpoDrawnAt === undefined) window.shpoDrawnAt = performance.now();  // benchmark
   }
   shpo.stamp();
 }
