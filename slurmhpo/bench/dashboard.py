@@ -7,11 +7,14 @@ Makes a finished study of ``--trials`` trials (default 10,000) with ten observat
 trial on average (100,000): a quarter each stopped at epoch 1, 3, 9 and 27, one job per rung
 segment, a resume decision per promotion (:mod:`slurmhpo.store.bulk`), in a new database
 next to ``--db`` (removed after, unless ``--keep-db``). Then, ``--repeat`` times, a fresh
-read-only engine and app answer what the study page loads (the HTML, the status document,
-the board): each answer's wall time and size, and their sum, are what "opens" costs on the
-server. ``--browser`` also opens the page in headless chromium (Debian's, through selenium)
-and reads when the page had drawn everything (tables, charts, rung view), counted from the
-start of navigation. Figures go to stdout, and to ``--json``.
+read-only engine and app answer what the study page loads: the HTML, the status document
+and the board (tables and rung view), then the curves (every observation). Per answer: wall
+time, the process's CPU time and size; their sums without the curves are what "opens" costs
+on the server, with them what "draws everything" costs (CPU time shows the cost apart from
+other load on a shared machine; the load average is recorded with the figures).
+``--browser`` also opens the page in headless chromium (Debian's, through selenium) and
+reads when it showed its tables and when it had drawn everything, charts too, counted from
+the start of navigation. Figures go to stdout, and to ``--json``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import statistics
 import sys
@@ -110,7 +114,9 @@ def server_side(url: str, repeat: int) -> list[dict[str, Any]]:
         "html": f"/studies/{NAME}",
         "status": f"/api/status/{NAME}",
         "board": f"/api/studies/{NAME}/board",
+        "curves": f"/api/studies/{NAME}/curves",
     }
+    opening = ("html", "status", "board")  # what the page needs to show its tables
     runs = []
     for _ in range(repeat):
         engine = make_engine(url, readonly=True)
@@ -119,21 +125,26 @@ def server_side(url: str, repeat: int) -> list[dict[str, Any]]:
             client = TestClient(app, base_url="http://127.0.0.1")
             run: dict[str, Any] = {}
             for key, path in paths.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 answer = client.get(path)
                 run[f"{key}_s"] = round(time.perf_counter() - t0, 3)
+                run[f"{key}_cpu_s"] = round(time.process_time() - c0, 3)
                 run[f"{key}_bytes"] = len(answer.content)
                 if answer.status_code != 200:
                     raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+            run["open_s"] = round(sum(run[f"{k}_s"] for k in opening), 3)
+            run["open_cpu_s"] = round(sum(run[f"{k}_cpu_s"] for k in opening), 3)
             run["total_s"] = round(sum(run[f"{k}_s"] for k in paths), 3)
+            run["total_cpu_s"] = round(sum(run[f"{k}_cpu_s"] for k in paths), 3)
             runs.append(run)
         finally:
             engine.dispose()
     return runs
 
 
-def browser_side(url: str, repeat: int) -> list[float]:
-    """Seconds from navigation start until the study page had drawn everything, per load."""
+def browser_side(url: str, repeat: int) -> list[dict[str, float]]:
+    """Per load, seconds from navigation start until the study page showed its tables and
+    rung view (``tables_s``) and until it had drawn everything, charts too (``all_s``)."""
     import socket
 
     import uvicorn
@@ -159,14 +170,17 @@ def browser_side(url: str, repeat: int) -> list[float]:
                      "--window-size=1400,2300", "--enable-unsafe-swiftshader"):  # fmt: skip
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    seconds = []
+    seconds: list[dict[str, float]] = []
     try:
         for _ in range(repeat):
             driver.get(f"http://127.0.0.1:{port}/studies/{NAME}")
-            drawn = WebDriverWait(driver, 120, poll_frequency=0.05).until(
+            WebDriverWait(driver, 120, poll_frequency=0.05).until(
                 lambda d: d.execute_script("return window.shpoDrawnAt")
             )
-            seconds.append(round(float(drawn) / 1000.0, 3))
+            tables, drawn = driver.execute_script("return [shpoTableAt, shpoDrawnAt]")
+            seconds.append(
+                {"tables_s": round(tables / 1000.0, 3), "all_s": round(drawn / 1000.0, 3)}
+            )
     finally:
         driver.quit()
         server.should_exit = True
@@ -197,12 +211,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"made {made}", file=sys.stderr)
         server = server_side(url, args.repeat)
         browser = browser_side(url, args.repeat) if args.browser else []
-    totals = [r["total_s"] for r in server]
+
+    def spread(key: str) -> dict[str, float]:
+        values = [r[key] for r in server]
+        return {"median": statistics.median(values), "max": max(values)}
+
     result = {
         "database": url.split(":", 1)[0],
         "made": made,
         "server": server,
-        "server_total_s": {"median": statistics.median(totals), "max": max(totals)},
+        "server_open_s": spread("open_s"),
+        "server_open_cpu_s": spread("open_cpu_s"),
+        "server_total_s": spread("total_s"),
+        "server_total_cpu_s": spread("total_cpu_s"),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "browser_drawn_s": browser,
         "machine": {"python": platform.python_version(), "cpus": _cpus()},
     }
@@ -213,8 +235,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 

@@ -79,6 +79,9 @@ def create_app(
     def study_board(request: Request) -> Response:
         return call(reads.study_board, request.path_params["name"])
 
+    def study_curves(request: Request) -> Response:
+        return call(reads.study_curves, request.path_params["name"])
+
     def version(request: Request) -> Response:
         return call(reads.version, request.path_params["name"])
 
@@ -96,6 +99,7 @@ def create_app(
         Route("/api/status", status_all),
         Route("/api/status/{name}", status_one),
         Route("/api/studies/{name}/board", study_board),
+        Route("/api/studies/{name}/curves", study_curves),
         Route("/api/studies/{name}/version", version),
         Route("/api/studies/{name}/trials/{number:int}", trial),
         Route("/vendor/plotly.min.js", plotly),

@@ -1,25 +1,25 @@
-"""The study page's JSON ("board"), computed from one read of the study with no I/O of its own.
+"""The study page's JSON, computed from rows already read, with no I/O of its own.
 
-It reuses :func:`slurmhpo.plots.data.load_study_data` and the pure series of
-:mod:`slurmhpo.plots.series` (the same incumbent, curve categories and rung levels as
-``slurmhpo plot``), so the dashboard and the PNG plots cannot disagree. Objective values
-follow :mod:`slurmhpo.views.encode` (NaN/inf as strings).
+Two documents, so the page can show its tables before its charts:
 
-Document (``schema_version`` 1): ``name``, ``metric``, ``mode``, ``params`` (the search
-space's names), ``trials`` (one row per trial, below), ``curves`` (per category, flat
-``x``/``y``/``trial`` arrays with ``null`` between trials, ready to draw as one line trace),
-``anytime`` (the incumbent's improvements: ``seconds``, ``gpu_hours``, ``values``,
-``trials``) and ``rungs`` (below).
+**board** (``/api/studies/NAME/board``, ``schema_version`` 1): ``name``, ``metric``,
+``mode``, ``params`` (the search space's names), ``trials`` (one row per trial) and
+``rungs``. A trial row: ``number``, ``state``, ``fate`` (what the scheduler did to it, as
+``slurmhpo plot --kind curves`` colours it: completed, promoted, paused, stopped, failed,
+running), ``bracket``, ``config``, ``reached`` (highest resource observed), ``value``
+(objective there), ``best`` (best finite objective at any resource, else ``value``),
+``jobs``, ``resumes``. ``rungs``: ``{"kind", "levels", "brackets": [{"bracket", "levels":
+[{"resource", "entries": [[trial, value, went_on], ...]}]}]}``, entries ranked best first as
+the scheduler ranks a rung (finite values by mode, then NaN/inf, ties by trial number);
+``went_on`` is true when the trial was observed beyond that level (promoted, or continued).
 
-A trial row: ``number``, ``state``, ``fate`` (the curve category: completed, promoted,
-paused, stopped, failed, running), ``bracket``, ``config``, ``reached`` (highest resource
-observed), ``value`` (objective there), ``best`` (best finite objective at any resource, else
-the value), ``jobs``, ``resumes``.
+**curves** (``/api/studies/NAME/curves``, ``schema_version`` 1): ``curves`` (per fate, flat
+``x``/``y``/``trial`` arrays with ``null`` between trials, ready to draw as one line trace;
+non-finite values are ``null``) and ``anytime`` (the incumbent's improvements: ``seconds``
+since the first job, ``gpu_hours``, ``values``, ``trials``), the series of
+:mod:`slurmhpo.plots.series`, so the dashboard and the PNG plots cannot disagree.
 
-``rungs``: ``{"kind", "levels", "brackets": [{"bracket", "levels": [{"resource", "entries":
-[[trial, value, went_on], ...]}]}]}``, entries ranked best first as the scheduler ranks a
-rung (finite values by mode, then NaN/inf, ties by trial number); ``went_on`` is true when
-the trial was observed beyond that level (promoted, or continued past the rung).
+Objective values follow :mod:`slurmhpo.views.encode` (NaN/inf as strings).
 """
 
 from __future__ import annotations
@@ -28,26 +28,60 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from slurmhpo.plots.data import ObservationPoint, StudyData
-from slurmhpo.plots.series import CATEGORIES, category, incumbent, study_levels
+from slurmhpo.plots.data import StudyData, TrialInfo
+from slurmhpo.plots.series import CATEGORIES, category, incumbent
+from slurmhpo.store.board import TrialRow
+from slurmhpo.study import StudySpec
 from slurmhpo.views.encode import json_value
+from slurmhpo.views.status import study_levels
 
 SCHEMA_VERSION = 1
 
 
-def board(data: StudyData) -> dict[str, Any]:
-    """The study page's document for ``data``."""
-    by_trial: dict[int, list[ObservationPoint]] = defaultdict(list)
-    for point in data.observations:
-        by_trial[point.trial].append(point)
+def board(
+    spec: StudySpec,
+    mode: str,
+    trials: list[TrialRow],
+    bests: dict[int, float],
+    jobs: dict[int, int],
+    resumes: dict[int, int],
+    at_levels: list[tuple[int, int, float]],
+) -> dict[str, Any]:
+    """The table and rung view: trial rows, per-trial aggregates, observations at rungs."""
+    rows = []
+    for t in trials:
+        info = TrialInfo(t.number, t.state, resumes.get(t.number, 0), jobs.get(t.number, 0))
+        best = bests.get(t.number, t.value)
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state,
+                "fate": category(info),
+                "bracket": t.bracket,
+                "config": t.config,
+                "reached": t.reached_resource,
+                "value": json_value(t.value),
+                "best": json_value(best),
+                "jobs": info.jobs,
+                "resumes": info.resumes,
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": spec.name,
+        "metric": spec.objective.metric,
+        "mode": mode,
+        "params": list(spec.space.names),
+        "trials": rows,
+        "rungs": _rungs(spec, mode, trials, at_levels),
+    }
+
+
+def curves_document(data: StudyData) -> dict[str, Any]:
     best = incumbent(data)
     return {
         "schema_version": SCHEMA_VERSION,
         "name": data.name,
-        "metric": data.spec.objective.metric,
-        "mode": data.mode,
-        "params": list(data.spec.space.names),
-        "trials": _trial_rows(data, by_trial),
         "curves": _curve_traces(data),
         "anytime": {
             "seconds": best.seconds,
@@ -55,37 +89,7 @@ def board(data: StudyData) -> dict[str, Any]:
             "values": best.values,
             "trials": best.trials,
         },
-        "rungs": _rungs(data, by_trial),
     }
-
-
-def _best_of(points: list[ObservationPoint], mode: str) -> float | None:
-    finite = [p.value for p in points if math.isfinite(p.value)]
-    if finite:
-        return min(finite) if mode == "min" else max(finite)
-    return points[-1].value if points else None
-
-
-def _trial_rows(data: StudyData, by_trial: dict[int, list[ObservationPoint]]) -> list[dict]:
-    rows = []
-    for number, info in sorted(data.trials.items()):
-        points = by_trial.get(number, [])
-        at_reached = [p.value for p in points if p.resource == info.reached]
-        rows.append(
-            {
-                "number": number,
-                "state": info.state,
-                "fate": category(info),
-                "bracket": info.bracket,
-                "config": info.config,
-                "reached": info.reached,
-                "value": json_value(at_reached[0]) if at_reached else None,
-                "best": json_value(_best_of(points, data.mode)),
-                "jobs": info.jobs,
-                "resumes": info.resumes,
-            }
-        )
-    return rows
 
 
 def _curve_traces(data: StudyData) -> list[dict[str, Any]]:
@@ -124,25 +128,25 @@ def _rank_key(mode: str):
     return key
 
 
-def _rungs(data: StudyData, by_trial: dict[int, list[ObservationPoint]]) -> dict[str, Any]:
-    kind, levels = study_levels(data)
-    highest = {n: max(p.resource for p in pts) for n, pts in by_trial.items() if pts}
+def _rungs(
+    spec: StudySpec, mode: str, trials: list[TrialRow], at_levels: list[tuple[int, int, float]]
+) -> dict[str, Any]:
+    kind, levels = study_levels(spec)
+    reached = {t.number: t.reached_resource or 0 for t in trials}
+    bracket_of = {t.number: t.bracket for t in trials}
     at_level: dict[tuple[int | None, int], list[tuple[int, float]]] = defaultdict(list)
-    wanted = set(levels)
-    for number, points in by_trial.items():
-        bracket = data.trials[number].bracket if kind == "rungs" else None
-        for point in points:
-            if point.resource in wanted:
-                at_level[(bracket, point.resource)].append((number, point.value))
+    for number, resource, value in at_levels:
+        bracket = bracket_of.get(number) if kind == "rungs" else None
+        at_level[(bracket, resource)].append((number, value))
     brackets = sorted({b for b, _ in at_level}, key=lambda b: -1 if b is None else b)
-    key = _rank_key(data.mode)
+    key = _rank_key(mode)
     out = []
     for bracket in brackets or [0 if kind == "rungs" else None]:
         own = levels[bracket:] if kind == "rungs" and bracket is not None else levels
         rows = []
         for level in own:
             ranked = sorted(at_level.get((bracket, level), []), key=key)
-            entries = [[n, json_value(v), highest[n] > level] for n, v in ranked]
+            entries = [[n, json_value(v), reached[n] > level] for n, v in ranked]
             rows.append({"resource": level, "entries": entries})
         out.append({"bracket": bracket, "levels": rows})
     return {"kind": kind, "levels": levels, "brackets": out}

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slurmhpo.dashboard.documents import board
+from slurmhpo.dashboard.documents import board, curves_document
 from slurmhpo.plots.data import load_study_data
+from slurmhpo.store import board as rows
 from slurmhpo.store.db import read_session
 from slurmhpo.store.queries import get_study, get_trial, summarize_trial, trial_jobs
 from slurmhpo.store.queries import trial_observations as observations_of
 from slurmhpo.store.status import change_marker
+from slurmhpo.study import StudySpec
 from slurmhpo.views.encode import json_time, json_value
-from slurmhpo.views.status import snapshot_of
+from slurmhpo.views.status import snapshot_of, study_levels
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -28,8 +30,26 @@ def status(engine: Engine, name: str | None) -> dict[str, Any]:
 
 
 def study_board(engine: Engine, name: str) -> dict[str, Any]:
-    """Everything the study page draws (see :mod:`slurmhpo.dashboard.documents`)."""
-    return board(load_study_data(engine, name))
+    """The trials table and the rung view (see :mod:`slurmhpo.dashboard.documents`): grouped
+    queries and the observations at rung levels only, so it is ready before the curves."""
+    with read_session(engine) as session:
+        study = get_study(session, name)
+        spec = StudySpec.from_dict(study.spec)
+        _, levels = study_levels(spec)
+        return board(
+            spec,
+            study.mode,
+            rows.trial_rows(session, study.id),
+            rows.best_values(session, study.id, study.mode),
+            rows.job_counts(session, study.id),
+            rows.resume_counts(session, study.id),
+            rows.level_values(session, study.id, levels),
+        )
+
+
+def study_curves(engine: Engine, name: str) -> dict[str, Any]:
+    """Every learning curve and the anytime series: all observations, one read."""
+    return curves_document(load_study_data(engine, name))
 
 
 def version(engine: Engine, name: str) -> dict[str, Any]:

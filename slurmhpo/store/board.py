@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import Float, func, select
+from sqlalchemy import Float, and_, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -38,11 +38,15 @@ def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
 
 
 class TrialRow(NamedTuple):
+    """A trial, and its objective at the highest resource it reached (None: no observation;
+    NaN/inf kept)."""
+
     number: int
     state: str
     config: dict[str, Any]
     bracket: int | None
     reached_resource: int | None
+    value: float | None
 
 
 class PointRow(NamedTuple):
@@ -65,13 +69,76 @@ class JobTimes(NamedTuple):
 
 
 def trial_rows(session: Session, study_id: int) -> list[TrialRow]:
-    """Every trial of the study, by number."""
+    """Every trial of the study, by number, with its objective where it got furthest."""
     rows = session.execute(
-        select(Trial.number, Trial.state, Trial.config, Trial.bracket, Trial.reached_resource)
+        select(
+            Trial.number,
+            Trial.state,
+            Trial.config,
+            Trial.bracket,
+            Trial.reached_resource,
+            Observation.value,
+            Observation.value_kind,
+        )
+        .outerjoin(
+            Observation,
+            and_(
+                Observation.trial_id == Trial.id,
+                Observation.resource == Trial.reached_resource,
+            ),
+        )
         .where(Trial.study_id == study_id)
         .order_by(Trial.number)
     )
-    return [TrialRow(*row) for row in rows]
+    return [
+        TrialRow(n, state, config, bracket, reached, _decoded(value, kind))
+        for n, state, config, bracket, reached, value, kind in rows
+    ]
+
+
+def _decoded(value: float | None, kind: str | None) -> float | None:
+    if kind is None:
+        return None
+    return value if kind == "finite" else decode_value(value, kind)
+
+
+def best_values(session: Session, study_id: int, mode: str) -> dict[int, float]:
+    """Trial number -> its best finite objective at any resource (trials with none absent);
+    one grouped query (non-finite values are stored as NULL, which MIN and MAX skip)."""
+    best = func.min(Observation.value) if mode == "min" else func.max(Observation.value)
+    rows = session.execute(
+        select(Trial.number, best)
+        .join(Trial, Trial.id == Observation.trial_id)
+        .where(Observation.study_id == study_id)
+        .group_by(Trial.number)
+    )
+    return {int(n): float(v) for n, v in rows if v is not None}
+
+
+def job_counts(session: Session, study_id: int) -> dict[int, int]:
+    """Trial number -> how many jobs (segments) it ran."""
+    rows = session.execute(
+        select(Trial.number, func.count(Job.id))
+        .join(Trial, Trial.id == Job.trial_id)
+        .where(Job.study_id == study_id)
+        .group_by(Trial.number)
+    )
+    return {int(n): int(count) for n, count in rows}
+
+
+def level_values(
+    session: Session, study_id: int, levels: list[int]
+) -> list[tuple[int, int, float]]:
+    """(trial number, resource, objective) of every observation at one of ``levels``: the
+    rungs, without the observations between them."""
+    if not levels:
+        return []
+    rows = session.execute(
+        select(Trial.number, Observation.resource, Observation.value, Observation.value_kind)
+        .join(Trial, Trial.id == Observation.trial_id)
+        .where(Observation.study_id == study_id, Observation.resource.in_(set(levels)))
+    )
+    return [(n, r, v if kind == "finite" else decode_value(v, kind)) for n, r, v, kind in rows]
 
 
 def points(session: Session, study_id: int) -> list[PointRow]:

@@ -9,7 +9,7 @@ import sys
 import urllib.request
 
 import pytest
-from conftest import STUDY, run_study, start_dashboard
+from dashboard_helpers import STUDY, run_study, start_dashboard
 from sqlalchemy.engine import make_url
 
 from slurmhpo.cli.main import main

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import STUDY, start_dashboard
 from controller_helpers import load_rows, study_toml
+from dashboard_helpers import STUDY, start_dashboard
 
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.queries import get_study, rung

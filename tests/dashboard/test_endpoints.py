@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import STUDY, run_study
 from controller_helpers import load_rows
+from dashboard_helpers import STUDY, run_study
 from sqlalchemy.engine import make_url
 
 from slurmhpo.store.db import make_engine, read_session
@@ -85,8 +85,19 @@ def test_endpoints_describe_the_finished_study(study_db: str, app_client) -> Non
         assert row["jobs"] == len(jobs_of[row["number"]])
     fates = {row["fate"] for row in board["trials"]}
     assert "completed" in fates and "paused" in fates  # ASHA promotion with 12 trials, eta 3
-    drawn = sum(y is not None for c in board["curves"] for y in c["y"])
-    assert drawn == len(rows["observations"])
+    curves = get(f"/api/studies/{STUDY}/curves")
+    drawn = [
+        point for c in curves["curves"] for point in zip(c["trial"], c["x"], c["y"], strict=True)
+    ]
+    assert sorted((t, x, y) for t, x, y in drawn if t is not None) == sorted(
+        (n, r, v) for n, by_resource in observed.items() for r, v in by_resource.items()
+    )
+    fate_of = {row["number"]: row["fate"] for row in board["trials"]}
+    for c in curves["curves"]:
+        assert {fate_of[t] for t in c["trial"] if t is not None} == {c["category"]}
+    best_so_far = curves["anytime"]["values"]
+    assert best_so_far == sorted(best_so_far, reverse=True)  # mode min: it only improves
+    assert best_so_far[-1] == min(min(v.values()) for v in observed.values())
 
     # the rung view ranks as the store's rung query does; went_on = observed past that level
     assert board["rungs"]["kind"] == "rungs" and board["rungs"]["levels"] == [1, 3, 9]
