@@ -4,6 +4,7 @@ and the study board, rung view and trial details match what the database holds."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +144,9 @@ def test_the_pages_and_plotly_js_are_served_from_the_installed_packages(
     client = app_client(finished_sqlite)
     study_page = client.get(f"/studies/{STUDY}")
     assert study_page.headers["content-type"].startswith("text/html")
-    assert "/vendor/plotly.min.js" in study_page.text and "//cdn" not in study_page.text
+    sources = re.findall(r'src="([^"]+)"', study_page.text)
+    assert sources and all(src.startswith("/static/") for src in sources)  # no CDN
+    assert '"/vendor/plotly.min.js"' in client.get("/static/study.js").text
     plotly = client.get("/vendor/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
     assert b"plotly.js" in plotly.content[:2000]

@@ -14,10 +14,19 @@ const COLOURS = {
 };
 const PARCOORDS_MAX = 2000;  // the best trials drawn as lines; more is unreadable and slow
 const view = { board: null, status: null, version: null, sort: ["number", 1], page: 0 };
-const plotlyReady = new Promise((resolve) => {
-  if (window.Plotly) resolve();
-  else document.getElementById("plotly-js").addEventListener("load", resolve);
-});
+// plotly.js (4.8 MB) is loaded once the tables are drawn: evaluating it takes the main thread
+// for a second or more on a slow machine, and the tables do not need it.
+let plotlyReady = null;
+function loadPlotly() {
+  plotlyReady = plotlyReady || new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/vendor/plotly.min.js";
+    script.onload = resolve;
+    script.onerror = () => reject(new Error("cannot load /vendor/plotly.min.js"));
+    document.head.appendChild(script);
+  });
+  return plotlyReady;
+}
 
 // ---- summary -------------------------------------------------------------------------------
 function drawSummary(s) {
@@ -239,8 +248,7 @@ async function refresh() {
   drawTrials();
   drawRungs();
   if (window.shpoTableAt === undefined) window.shpoTableAt = performance.now();
-  const doc = await curves;
-  await plotlyReady;
+  const [doc] = await Promise.all([curves, loadPlotly()]);
   drawCurves(doc);
   drawParcoords(board);
   view.version = version;
