@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import uvicorn
@@ -29,7 +30,8 @@ def serve(db: str | None, host: str, port: int, token: str | None, poll_s: float
         print(f"slurmhpo dashboard on {url}  database {shown} (read-only); Ctrl-C stops it")
         sys.stdout.flush()
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        uvicorn.Server(config).run()
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops on Ctrl-C, re-raises it
+            uvicorn.Server(config).run()
     finally:
         engine.dispose()
     return 0
