@@ -34,7 +34,11 @@ def free_port() -> int:
 
 
 def start_dashboard(
-    processes: list[subprocess.Popen], db_url: str, *extra: str, env: dict | None = None
+    processes: list[subprocess.Popen],
+    db_url: str,
+    *extra: str,
+    env: dict | None = None,
+    cwd: Path | None = None,
 ) -> tuple[str, subprocess.Popen]:
     """Start ``slurmhpo dashboard`` on a free loopback port; return its base URL once it
     answers (fails the test with its output if it exits or stays silent for 60 s)."""
@@ -50,6 +54,7 @@ def start_dashboard(
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     processes.append(process)
     base = f"http://127.0.0.1:{port}"
