@@ -2,8 +2,8 @@
 system chromedriver, so nothing is downloaded): the studies page and a study page, for a
 finished study and for one whose controller is running.
 
-Screenshots go to ``test-artifacts/dashboard/`` at the repository root (ignored by git; CI
-keeps the folder), or to ``$SLURMHPO_TEST_ARTIFACTS/dashboard``. Without chromium, its
+Screenshots go to ``test-artifacts/dashboard/`` at the repository root (ignored by git), or
+to ``$SLURMHPO_TEST_ARTIFACTS/dashboard``. Without chromium, its
 driver or selenium the tests skip on a laptop and fail under CI=true.
 """
 
