@@ -174,7 +174,7 @@ def test_running_study_updates_without_reload(tmp_path: Path, browser, served) -
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "TOY_SLEEP": "0.6"},
+        env={**os.environ, "TOY_SLEEP": "1.0"},  # about 20 s: the pages load meanwhile
     )  # fmt: skip
     served.append(controller)  # stopped after the test, if it is still running
     db_file = tmp_path / "live.db"
