@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -85,7 +85,8 @@ def _without_credentials(text: str) -> str:
 
 
 def display_url(url: URL | str) -> str:
-    """The URL as shown in messages, reprs and logs: password hidden (``***``).
+    """The URL as shown in messages, reprs and logs: password hidden (``***``); a read-only
+    SQLite engine's ``file:...?mode=ro`` URI as the plain ``sqlite:///PATH`` it came from.
 
     A string that does not parse as a URL is shown without what precedes its last ``@``.
     """
@@ -94,6 +95,10 @@ def display_url(url: URL | str) -> str:
             url = make_url(url)
         except (ArgumentError, ValueError):
             return _without_credentials(url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database.startswith("file:"):
+        # a read-only engine's URI (see _readonly_sqlite_url): shown as the file it opens
+        return f"sqlite:///{unquote(database.removeprefix('file:'))}"
     return url.render_as_string(hide_password=True)
 
 
@@ -145,7 +150,7 @@ def _install_sqlite_hooks(engine: Engine, *, readonly: bool) -> None:
 def _readonly_sqlite_url(url: URL, path: Path) -> URL:
     """``url`` as a SQLite URI that opens ``path`` with ``mode=ro``.
 
-    The path is percent-quoted, so a ``?`` or ``#`` in a folder name cannot end the file name.
+    The path is percent-quoted, so a ``#`` or space in a folder name reaches SQLite as itself.
     """
     database = "file:" + quote(str(path.expanduser().resolve()))
     return url.set(database=database, query={**url.query, "mode": "ro", "uri": "true"})

@@ -137,7 +137,7 @@ def test_a_server_error_names_the_database_without_the_password() -> None:
 
 
 def test_readonly_sqlite_engine_is_refused_writes_by_the_driver(tmp_path: Path) -> None:
-    folder = tmp_path / "odd?name #1"
+    folder = tmp_path / "odd name #1"  # quoted in the URI, where "#" would end the file name
     folder.mkdir()
     url = f"sqlite:///{folder / 'ro.db'}"
     writer = make_engine(url)
@@ -145,6 +145,7 @@ def test_readonly_sqlite_engine_is_refused_writes_by_the_driver(tmp_path: Path) 
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
     reader = make_engine(url, readonly=True)
+    assert display_url(reader.url) == f"sqlite:///{(folder / 'ro.db').resolve()}"
     try:
         with reader.connect() as conn:
             assert conn.exec_driver_sql("SELECT x FROM t").scalar_one() == 1
