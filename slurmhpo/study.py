@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from slurmhpo.constraints import Constraint, parse_constraints
 from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader, describe
 from slurmhpo.sbatch_options import check_sbatch_extra
@@ -95,6 +96,7 @@ class StudySpec:
     seed: int = 0
     backend: str = "auto"
     runs_dir: str | None = None
+    constraints: tuple[Constraint, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
@@ -118,6 +120,7 @@ class StudySpec:
             "backend": self.backend,
             **({"runs_dir": self.runs_dir} if self.runs_dir is not None else {}),
             "objective": {"metric": self.objective.metric, "mode": self.objective.mode},
+            **({"constraints": [c.text() for c in self.constraints]} if self.constraints else {}),
             "resource": {
                 "name": self.resource.name,
                 "min": self.resource.min,
@@ -187,6 +190,10 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
         seed=top.get("seed", int, default=0),
         backend=top.choice("backend", BACKENDS, default="auto"),
         runs_dir=top.get("runs_dir", str, default=None),
+        constraints=parse_constraints(
+            top.get("constraints", list, default=[], hint='e.g. ["memory_gb <= 40"]'),
+            resource_name=resource.name,
+        ),
     )
     top.finish()
     _check_decision_tables(spec)

@@ -28,7 +28,9 @@ With STUDY: ``{"schema_version": 1, "study": DETAIL}`` where DETAIL has
   each level, per bracket ("rungs": the study's rung levels r_min * eta^k and r_max for
   asha/hyperband/bohb/sync_sh/sync_hyperband, a bracket b using levels[b:]; "epochs": up to 10
   evenly spread resource levels for median/fifo, which have no rungs);
-  ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``;
+  ``constraints``: the study's outcome constraints as strings (``[]`` without any);
+  ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``
+  (with constraints: the best trial whose result meets them);
   ``budget``: ``{"trials": LIMIT, "gpu_hours": LIMIT, "wall_hours": LIMIT}``, LIMIT =
   ``{"used": number, "limit": number or null}`` (trials: started trials vs max_trials;
   gpu_hours: job run time x gpus_per_task vs max_gpu_hours; wall_hours: hours since the first
@@ -175,6 +177,7 @@ def study_detail(session: Session, study: Study) -> dict[str, Any]:
         "state": study.state,
         "metric": study.metric,
         "mode": study.mode,
+        "constraints": [c.text() for c in spec.constraints],
         "created_at": json_time(study.created_at),
         "finished_at": json_time(study.finished_at),
         "now": json_time(now),
@@ -366,7 +369,11 @@ def _rung_text(rungs: dict[str, Any]) -> str:
 def _incumbent_text(d: dict[str, Any]) -> str:
     best = d["incumbent"]
     if best is None:
-        return "incumbent: none yet (no observation)"
+        return (
+            "incumbent: none yet (no feasible observation)"
+            if d.get("constraints")
+            else ("incumbent: none yet (no observation)")
+        )
     value = _text_json_value(best["value"])
     return (
         f"incumbent: trial {best['trial']}, {d['metric']} = {value} at {best['resource']}\n"

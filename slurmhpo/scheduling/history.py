@@ -14,6 +14,8 @@ Dict form (JSON-friendly; NaN and +-inf survive as the strings "nan", "inf", "-i
 ``{"event": "suggested", "suggestion": {...}}``,
 ``{"event": "result", "trial_id": 3, "resource": 9, "value": 0.31, "action": "pause"}``,
 ``{"event": "failed", "trial_id": 3}``. ``action`` is optional: when present, replay checks it.
+A result that broke an outcome constraint carries ``"feasible": false``; the key is absent
+otherwise, so histories of studies without constraints are exactly as before.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Result:
     resource: int
     value: float | None
     action: Action | None = None
+    feasible: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -62,6 +65,8 @@ class Result:
         }
         if self.action is not None:
             out["action"] = self.action.value
+        if not self.feasible:
+            out["feasible"] = False
         return out
 
 
@@ -101,7 +106,9 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         return Suggested(suggestion_from_dict(d["suggestion"]))
     if kind == "result":
         action = Action(d["action"]) if d.get("action") is not None else None
-        return Result(int(d["trial_id"]), int(d["resource"]), decode_value(d["value"]), action)
+        feasible = d.get("feasible", True) is not False
+        value = decode_value(d["value"])
+        return Result(int(d["trial_id"]), int(d["resource"]), value, action, feasible)
     if kind == "failed":
         return Failed(int(d["trial_id"]))
     raise SchedulingError(f"unknown event kind {kind!r}")
@@ -126,7 +133,9 @@ def rebuild(
             _replay_suggest(scheduler, event.suggestion, spare, index)
             spare -= 1
         elif isinstance(event, Result):
-            action = scheduler.on_result(event.trial_id, event.resource, event.value)
+            action = scheduler.on_result(
+                event.trial_id, event.resource, event.value, feasible=event.feasible
+            )
             if event.action is not None and action is not event.action:
                 raise ReplayMismatch(
                     f"event {index}: trial {event.trial_id} at {event.resource} was "
