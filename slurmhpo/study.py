@@ -197,7 +197,20 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
     )
     top.finish()
     _check_decision_tables(spec)
+    _check_warm_start_names(spec)
     return spec
+
+
+def _check_warm_start_names(spec: StudySpec) -> None:
+    """``searcher.warm_start`` names studies (the decision core checked the rest)."""
+    for i, name in enumerate(spec.searcher.get("warm_start", [])):
+        field_name = f"searcher.warm_start[{i}]"
+        if not NAME_PATTERN.match(name):
+            raise ConfigError(field_name, f"{name!r} is not a valid study name")
+        if name == spec.name:
+            raise ConfigError(
+                field_name, "is this study itself", "name an earlier study of the same task"
+            )
 
 
 def _check_decision_tables(spec: StudySpec) -> None:

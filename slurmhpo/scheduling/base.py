@@ -35,6 +35,7 @@ so the searcher's pending set only holds trials that are training.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -49,6 +50,7 @@ from slurmhpo.scheduling.types import (
     SchedulingError,
     StartTrial,
     Suggestion,
+    WarmObservation,
 )
 
 
@@ -159,6 +161,20 @@ class Scheduler(ABC):
                 rec.status = _STATUS_OF[action]
             self.searcher.on_trial_end(trial_id)
         return action
+
+    def warm_start(self, observations: Sequence[WarmObservation]) -> None:
+        """Feed results of earlier studies to the searcher's model, before the first trial.
+
+        They reach the searcher only: no trial record, no rung, nothing the budget counts, so
+        the scheduler decides on this study's own results as if they were not there. A
+        searcher without a model (``warm_start`` method) cannot take them.
+        """
+        if self._trials:
+            raise SchedulingError("a warm start must come before the first trial")
+        feed = getattr(self.searcher, "warm_start", None)
+        if feed is None:
+            raise SchedulingError(f"the {type(self.searcher).__name__} has no model to warm-start")
+        feed(observations)
 
     def on_error(self, trial_id: int) -> None:
         """A running trial failed: it counts as worst at the rung it was running towards."""

@@ -51,7 +51,7 @@ from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.searchers import kde_model
 from slurmhpo.scheduling.searchers.base import BaseSearcher, config_key
 from slurmhpo.scheduling.searchers.observations import BudgetTable, ObservationStore
-from slurmhpo.scheduling.types import Mode, ranking_key
+from slurmhpo.scheduling.types import Mode, WarmObservation, ranking_key
 
 if TYPE_CHECKING:
     from slurmhpo.space import SearchSpace
@@ -140,6 +140,16 @@ class KDESearcher(BaseSearcher):
 
     def _trial_ended(self, trial_id: int) -> None:
         self._scored.pop(trial_id, None)
+
+    def warm_start(self, observations: Sequence[WarmObservation]) -> None:
+        """Add results of earlier studies to the model, as observations of trials -1, -2, ...
+
+        Negative ids never meet this study's trials (numbered from 0): the earlier results
+        sit in the same per-resource tables, count in the good/bad split like any other and
+        are never pending. Call before the first suggestion (the scheduler makes sure).
+        """
+        for k, o in enumerate(observations):
+            self.observe(-(k + 1), dict(o.config), o.resource, o.value, feasible=o.feasible)
 
     def n_good(self, n: int) -> int:
         """Size of the good set among ``n`` observations: BOHB's rule."""
