@@ -338,3 +338,32 @@ def test_allow_new_false_only_resumes_and_otherwise_touches_nothing(name: str) -
     assert out.starts == 30
     if "promotion" in name or name.startswith(("sync", "adaptive")):
         assert out.resumes > 0, "promotions go on after the last start"
+
+
+@pytest.mark.parametrize("table", FACTORY_TABLES, ids=lambda t: "-".join(map(str, t.values())))
+def test_factory_built_schedulers_replay_infeasible_results_exactly(table: dict) -> None:
+    """With real searchers (the KDE keeps infeasible results out of its good set), a history
+    with infeasible results rebuilds the same scheduler; read without its feasible flags,
+    it is a different history (for every scheduler that ranks)."""
+    from slurmhpo.scheduling.factory import make_scheduler
+    from slurmhpo.space import SearchSpace
+
+    space = SearchSpace.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    spec = {
+        "objective": {"metric": "loss", "mode": "min"},
+        "resource": {"name": "epoch", "min": R_MIN, "max": R_MAX},
+        "scheduler": table,
+    }
+    levels = LEVELS if table["type"] not in ("median", "fifo") else [R_MAX]
+    sched = make_scheduler(spec, space, seed=3)
+    out = run_study(sched, levels, max_starts=45, seed=4, infeasible=_best_break_the_constraint)
+    wire = [event_from_dict(e.to_dict()) for e in out.events]
+    again = rebuild(lambda: make_scheduler(spec, space, seed=3), wire)
+    assert again.rung_table() == sched.rung_table()
+    if table["type"] != "fifo":
+        flags_dropped = [
+            Result(e.trial_id, e.resource, e.value, e.action) if isinstance(e, Result) else e
+            for e in wire
+        ]
+        with pytest.raises(SchedulingError):
+            rebuild(lambda: make_scheduler(spec, space, seed=3), flags_dropped)
