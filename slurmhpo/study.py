@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from slurmhpo.constraints import Constraint, parse_constraints
 from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader, describe
 from slurmhpo.sbatch_options import check_sbatch_extra
@@ -101,6 +102,7 @@ class StudySpec:
     seed: int = 0
     backend: str = "auto"
     runs_dir: str | None = None
+    constraints: tuple[Constraint, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
@@ -129,6 +131,7 @@ class StudySpec:
             "backend": self.backend,
             **({"runs_dir": self.runs_dir} if self.runs_dir is not None else {}),
             "objective": {"metric": self.objective.metric, "mode": self.objective.mode},
+            **({"constraints": [c.text() for c in self.constraints]} if self.constraints else {}),
             "resource": {
                 "name": self.resource.name,
                 "min": self.resource.min,
@@ -198,10 +201,27 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
         seed=top.get("seed", int, default=0),
         backend=top.choice("backend", BACKENDS, default="auto"),
         runs_dir=top.get("runs_dir", str, default=None),
+        constraints=parse_constraints(
+            top.get("constraints", list, default=[], hint='e.g. ["memory_gb <= 40"]'),
+            resource_name=resource.name,
+        ),
     )
     top.finish()
     _check_decision_tables(spec)
+    _check_warm_start_names(spec)
     return spec
+
+
+def _check_warm_start_names(spec: StudySpec) -> None:
+    """``searcher.warm_start`` names studies (the decision core checked the rest)."""
+    for i, name in enumerate(spec.searcher.get("warm_start", [])):
+        field_name = f"searcher.warm_start[{i}]"
+        if not NAME_PATTERN.match(name):
+            raise ConfigError(field_name, f"{name!r} is not a valid study name")
+        if name == spec.name:
+            raise ConfigError(
+                field_name, "is this study itself", "name an earlier study of the same task"
+            )
 
 
 def _check_decision_tables(spec: StudySpec) -> None:

@@ -139,6 +139,15 @@ METHODS: dict[str, Method] = {
             "trust-weighted multi-fidelity KDE (docs/schedulers.md)",
             wake="rungs",
         ),
+        Method(
+            "bohb-async-warm",
+            {"type": "bohb", "variant": "promotion", **FROM_MIN_RUNGS},
+            {"type": "kde"},
+            note="bohb-async warm-started from a bohb-async study of the same task (seed + "
+            "1000, the same budget, run first in the same database; not counted)",
+            wake="rungs",
+            warm_start=True,
+        ),
         Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
         *(m for r_min in LARGER_MIN_RESOURCES for m in _larger_min_resource(r_min)),
     )

@@ -30,7 +30,9 @@ With STUDY: ``{"schema_version": 1, "study": DETAIL}`` where DETAIL has
   each level, per bracket ("rungs": the study's rung levels r_min * eta^k and r_max for
   asha/hyperband/bohb/sync_sh/sync_hyperband, a bracket b using levels[b:]; "epochs": up to 10
   evenly spread resource levels for median/fifo, which have no rungs);
-  ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``;
+  ``constraints``: the study's outcome constraints as strings (``[]`` without any);
+  ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``
+  (with constraints: the best trial whose result meets them);
   ``budget``: BUDGET = ``{"trials": LIMIT, "gpu_hours": LIMIT, "wall_hours": LIMIT}``, LIMIT =
   ``{"used": number, "limit": number or null}`` (trials: started trials vs max_trials;
   gpu_hours: job run time x gpus_per_task vs max_gpu_hours; wall_hours: hours since the first
@@ -205,6 +207,8 @@ def _rung_text(rungs: dict[str, Any]) -> str:
 def _incumbent_text(d: dict[str, Any]) -> str:
     best = d["incumbent"]
     if best is None:
+        if d.get("constraints"):
+            return "incumbent: none yet (no feasible observation)"
         return "incumbent: none yet (no observation)"
     value = _text_json_value(best["value"])
     return (

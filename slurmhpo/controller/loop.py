@@ -55,6 +55,7 @@ from slurmhpo.controller.lease import LeaseHeld, take_lease
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
 from slurmhpo.controller.submit import Submitter
+from slurmhpo.controller.warm_start import gather_warm_start, warm_start_names
 from slurmhpo.errors import SlurmhpoError, StoreError
 from slurmhpo.paths import TrialPaths
 from slurmhpo.scheduling.base import Scheduler
@@ -73,7 +74,7 @@ from slurmhpo.store.cycle import (
     read_cycle,
 )
 from slurmhpo.store.db import read_session, write_session
-from slurmhpo.store.queries import get_study, json_safe, list_decisions
+from slurmhpo.store.queries import append_decision, get_study, json_safe, list_decisions
 from slurmhpo.study import StudySpec
 
 if TYPE_CHECKING:
@@ -182,6 +183,7 @@ class Controller:
             self._spec_dict = dict(study.spec)
         self._renewed_at = time.monotonic()
         self.spec = StudySpec.from_dict(self._spec_dict)
+        self._record_warm_start()
         self._rebuild()
         with read_session(self.engine) as session:
             jobs = read_cycle(session, self.study.id).jobs
@@ -618,6 +620,24 @@ class Controller:
                 placed.released,
             )
         return placed
+
+    def _record_warm_start(self) -> None:
+        """Store the warm-start event as the first decision of a study that asks for one
+        (:mod:`~slurmhpo.controller.warm_start`); :meth:`_rebuild` then feeds it. Only while
+        the history is empty: once written, the recorded event is what every restart
+        replays, whatever became of the studies it was read from."""
+        if not warm_start_names(self.spec):
+            return
+        with write_session(self.engine) as session:
+            study = get_study(session, self.study_name)
+            if study.last_decision_seq:
+                return
+            event = gather_warm_start(session, self.spec)
+            fed = ", ".join(f"{s['study']} ({s['observations']} results)" for s in event.sources)
+            append_decision(
+                session, study, "warm_start", event.to_dict(), reason=f"model fed by {fed}"
+            )
+        log.info("study %s: warm start from %s", self.study.name, fed)
 
     def _rebuild(self) -> None:
         """Replay the stored decisions into a fresh scheduler; re-read the paused trials."""

@@ -77,6 +77,7 @@ def study_detail(session: Session, study: Study) -> dict[str, Any]:
         "state": study.state,
         "metric": study.metric,
         "mode": study.mode,
+        "constraints": [c.text() for c in spec.constraints],
         "created_at": json_time(study.created_at),
         "finished_at": json_time(study.finished_at),
         "now": json_time(now),
