@@ -26,7 +26,8 @@ pytest.importorskip("optuna", reason="optuna comes with the bench extra")
 
 def run_load(db: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "slurmhpo.bench.load", "--trials", "6", "--rate", "4"]
-    argv += ["--seconds", "4", "--optuna-seconds", "10", "--poll-interval", "0.2"]
+    # 8 s: on a loaded machine the controller may need seconds before its first report
+    argv += ["--seconds", "8", "--optuna-seconds", "10", "--poll-interval", "0.2"]
     argv += ["--db", db, "--json", str(out), *extra]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
 
