@@ -54,7 +54,7 @@ from slurmhpo.controller.lease import LeaseHeld, take_lease
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
 from slurmhpo.controller.submit import Submitter
-from slurmhpo.errors import SlurmhpoError, StoreError
+from slurmhpo.errors import BackendUnavailable, SlurmhpoError, StoreError
 from slurmhpo.paths import TrialPaths
 from slurmhpo.scheduling.base import Scheduler
 from slurmhpo.scheduling.factory import make_scheduler
@@ -520,10 +520,7 @@ class Controller:
         """Cancel and submit, after the write that decided it committed; returns the external
         ids of the jobs submitted now (stored by the next write)."""
         if doomed:
-            self.backend_actions += 1
-            self.backend.cancel([job.external_id for job in doomed if job.external_id])
-            self._cancelled.update(job.id for job in doomed)
-            log.info("cancelled %d job(s)", len(doomed))
+            self._cancel_doomed(doomed)
         if not act or not segments:
             return []
         hold = self.study.state == StudyState.PAUSED
@@ -532,6 +529,20 @@ class Controller:
         now = self.clock.utcnow()
         self._unrecorded.update({job_id: (ext, now) for job_id, ext in submitted.items()})
         return list(submitted.values())
+
+    def _cancel_doomed(self, doomed: Sequence[ActiveJob]) -> None:
+        """Cancel the jobs nobody wants any more. While the backend cannot be reached
+        (slurmctld down) they stay off :attr:`_cancelled`, so the next cycle derives and
+        tries the same cancel again; the jobs meanwhile run on and their reports past the
+        stop are not observations."""
+        self.backend_actions += 1
+        try:
+            self.backend.cancel([job.external_id for job in doomed if job.external_id])
+        except BackendUnavailable as exc:
+            log.warning("could not cancel %d job(s): %s; trying again next cycle", len(doomed), exc)
+            return
+        self._cancelled.update(job.id for job in doomed)
+        log.info("cancelled %d job(s)", len(doomed))
 
     def _rebuild(self) -> None:
         """Replay the stored decisions into a fresh scheduler; re-read the paused trials."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.errors import BackendUnavailable, ConfigError, SlurmhpoError
 from slurmhpo.store import leases
 from slurmhpo.store.db import write_session
 from tests.controller.controller_helpers import load_rows
@@ -135,3 +135,25 @@ def test_a_budget_cancel_settled_after_a_restart_stops_the_trials(tmp_path: Path
     assert sorted(job.state for job in rows["jobs"]) == ["cancelled", "cancelled"]
     assert sorted(t.state for t in rows["trials"]) == ["stopped", "stopped"]
     assert all("max_wall_hours budget is spent" in (t.failure_reason or "") for t in rows["trials"])
+
+
+def test_a_cancel_while_the_backend_is_unreachable_is_made_later(tmp_path: Path) -> None:
+    """slurmctld down when a trial must be stopped: scancel cannot reach it. The controller
+    stays up, keeps the cancel on its list, makes it once the backend answers, and the
+    trials end stopped (not failed); nothing is cancelled twice."""
+    study = sim_study(tmp_path, budget_seconds=30.0)
+    unreachable = BackendUnavailable("scancel: Unable to contact slurm controller")
+    study.backend.cancel_errors = [unreachable, unreachable]
+    controller = study.controller()
+    controller.open()
+    while study.backend.cancel_calls < 3:  # two failed cancels, then the one that works
+        assert controller.cycle()
+        study.advance()
+    assert study.backend.inner.has_news()  # cancelled now, and only now
+    study.run_to_end(controller)
+    controller.close()
+    rows = load_rows(study.engine, study.spec.name)
+    assert rows["study"].state == "finished"
+    assert sorted(job.state for job in rows["jobs"]) == ["cancelled", "cancelled"]
+    assert sorted(t.state for t in rows["trials"]) == ["stopped", "stopped"]
+    assert study.backend.cancel_calls == 3
