@@ -127,7 +127,8 @@ class SlurmBackend:
         """One sbatch call per group of equal resources; ids in request order.
 
         All requests are checked before anything is submitted. A failing sbatch raises
-        SlurmhpoError; groups submitted before it keep running and can be found by key.
+        SlurmhpoError (BackendUnavailable when slurmctld did not answer); groups submitted
+        before it keep running and can be found by key.
         """
         groups: dict[tuple[Any, ...], list[int]] = {}
         for position, request in enumerate(requests):
@@ -157,6 +158,8 @@ class SlurmBackend:
             with executor.batch():
                 jobs = [executor.submit(run_segment, _task(request)) for request in group]
         except Exception as error:  # submitit raises bare Exceptions for sbatch failures
+            if unreachable(str(error)):
+                raise BackendUnavailable(f"sbatch failed for {name}: {error}") from error
             raise SlurmhpoError(
                 f"sbatch failed for {name}: {error} (check `sinfo` and the partition, "
                 "account and qos of the study; the controller retries next cycle)"

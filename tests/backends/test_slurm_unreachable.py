@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slurmhpo.backends.base import SegmentRequest
 from slurmhpo.backends.slurm import SlurmBackend
 from slurmhpo.backends.slurm_queries import unreachable
 from slurmhpo.errors import BackendUnavailable, SlurmhpoError
@@ -52,3 +53,16 @@ def test_scancel_refused_is_not_mistaken_for_an_outage(
     with pytest.raises(SlurmhpoError, match="permission denied") as raised:
         SlurmBackend(tmp_path / "root").cancel(["7"])
     assert not isinstance(raised.value, BackendUnavailable)
+
+
+def test_sbatch_that_cannot_reach_slurmctld_is_transient(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sbatch = tmp_path / "sbatch"
+    message = "sbatch: error: Batch job submission failed: Unable to contact slurm controller"
+    sbatch.write_text(f"#!/bin/sh\necho '{message}' >&2\nexit 1\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    request = SegmentRequest("shpo-x-j1", ("true",), {}, tmp_path, tmp_path / "log")
+    with pytest.raises(BackendUnavailable, match="Unable to contact"):
+        SlurmBackend(tmp_path / "root").submit([request])

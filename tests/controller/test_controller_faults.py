@@ -78,6 +78,25 @@ def test_submissions_that_fail_twice_then_work_lose_nothing(tmp_path: Path) -> N
     assert all(job.state == "completed" for job in rows["jobs"])
 
 
+def test_submissions_while_the_backend_is_unreachable_are_waited_out(tmp_path: Path) -> None:
+    """slurmctld down for longer than three cycles: sbatch cannot reach it. That is not the
+    configuration error that three failures in a row stand for; the jobs wait as pending
+    rows, each attempt after a failed one first looks for them by key, and nothing is
+    submitted twice."""
+    study = sim_study(tmp_path)
+    down = BackendUnavailable("sbatch: error: Unable to contact slurm controller")
+    study.backend.submit_errors = [down] * 5
+    controller = study.controller()
+    controller.open()
+    study.run_to_end(controller)
+    controller.close()
+    rows = load_rows(study.engine, study.spec.name)
+    assert rows["study"].state == "finished"
+    assert study.backend.submit_calls >= 6  # five failures, then the ones that worked
+    assert len(rows["jobs"]) == 4  # one job per trial
+    assert all(job.state == "completed" for job in rows["jobs"])
+
+
 def test_a_configuration_error_at_submit_is_not_retried(tmp_path: Path) -> None:
     study = sim_study(tmp_path)
     study.backend.submit_errors = [ConfigError("slurm.partition", "no partition 'gpux'")]
