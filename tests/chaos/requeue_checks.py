@@ -80,6 +80,7 @@ def check_requeued(run: FaultRun, requeue_state: str) -> list[str]:
         assert len(starts) == 2 and starts[0] == "start=0 restart=", starts
         start, restart = (int(part.split("=")[1]) for part in starts[1].split())
         assert restart == 1 and start >= 1, starts[1]  # from its checkpoint, not from 0
+        print(f"job {job.external_id}: runs {runs}, rerun from epoch {start}")
         epochs = [line["epoch"] for line in metric_lines(Path(job.metric_path))]
         assert epochs == list(range(1, EPOCHS + 1))  # the rerun went on right after it
     assert requeued, f"no job of the study was {requeue_state}: the fault missed them"

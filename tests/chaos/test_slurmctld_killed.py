@@ -48,11 +48,15 @@ def test_slurmctld_killed_for_30_s(tmp_path: Path, slurm_cluster, restores_clust
     def ready(rows: StudyRows) -> bool:
         return running_jobs(rows) >= 3
 
+    outage: list[float] = []
+
     def fault(_rows: StudyRows) -> None:
         wait_for_state_save(time.time())  # the jobs' allocations are in the saved state
         kill_daemon("slurmctld")
+        outage.append(time.monotonic())
         time.sleep(OUTAGE_S)
         cluster_up()
+        outage.append(time.monotonic())
 
     def during(controller: subprocess.Popen[bytes]) -> None:
         assert controller.poll() is None, "the controller exited while slurmctld was down"
@@ -67,6 +71,8 @@ def test_slurmctld_killed_for_30_s(tmp_path: Path, slurm_cluster, restores_clust
     assert "could not cancel" in run.log, run.log
     assert "stopped" in {t.state for t in run.rows.trials}
     print(
-        f"slurmctld down {run.fault_s:.0f} s (30 s + restart); run {run.wall_s:.0f} s; "
-        f"failed squeue calls {failed_squeue}; {counts}"
+        f"slurmctld down {outage[1] - outage[0]:.0f} s; run {run.wall_s:.0f} s; failed "
+        f"squeue {failed_squeue}, scancel {run.log.count('could not cancel')}, sbatch "
+        f"{run.log.count('cannot submit now')}; retries spent "
+        f"{sum(job.attempt > 0 for job in run.rows.jobs)}; {counts}"
     )
