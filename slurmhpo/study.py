@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from slurmhpo.constraints import Constraint, parse_constraints
 from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader, describe
 from slurmhpo.sbatch_options import check_sbatch_extra
@@ -23,6 +24,8 @@ from slurmhpo.space import SearchSpace
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BACKENDS = ("auto", "local", "slurm")
+DEFAULT_HOLD_SECONDS = 60.0  # how long a job waits at a rung for the controller's answer
+MAX_HOLD_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class TrialCommand:
     env: Mapping[str, str] = field(default_factory=dict)
     workdir: str | None = None
     max_retries: int = 2
+    # Continue a promoted trial in its running job instead of a new one (slurmhpo.control):
+    # each job waits up to hold_seconds at its target rung for the controller's answer.
+    continue_in_place: bool = False
+    hold_seconds: float = DEFAULT_HOLD_SECONDS
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class StudySpec:
     seed: int = 0
     backend: str = "auto"
     runs_dir: str | None = None
+    constraints: tuple[Constraint, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
@@ -112,12 +120,18 @@ class StudySpec:
             trial["env"] = dict(self.trial.env)
         if self.trial.workdir is not None:
             trial["workdir"] = self.trial.workdir
+        # Only when set: the stored specs of studies from before these keys stay equal.
+        if self.trial.continue_in_place:
+            trial["continue_in_place"] = True
+        if self.trial.hold_seconds != DEFAULT_HOLD_SECONDS:
+            trial["hold_seconds"] = self.trial.hold_seconds
         return {
             "name": self.name,
             "seed": self.seed,
             "backend": self.backend,
             **({"runs_dir": self.runs_dir} if self.runs_dir is not None else {}),
             "objective": {"metric": self.objective.metric, "mode": self.objective.mode},
+            **({"constraints": [c.text() for c in self.constraints]} if self.constraints else {}),
             "resource": {
                 "name": self.resource.name,
                 "min": self.resource.min,
@@ -187,10 +201,27 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
         seed=top.get("seed", int, default=0),
         backend=top.choice("backend", BACKENDS, default="auto"),
         runs_dir=top.get("runs_dir", str, default=None),
+        constraints=parse_constraints(
+            top.get("constraints", list, default=[], hint='e.g. ["memory_gb <= 40"]'),
+            resource_name=resource.name,
+        ),
     )
     top.finish()
     _check_decision_tables(spec)
+    _check_warm_start_names(spec)
     return spec
+
+
+def _check_warm_start_names(spec: StudySpec) -> None:
+    """``searcher.warm_start`` names studies (the decision core checked the rest)."""
+    for i, name in enumerate(spec.searcher.get("warm_start", [])):
+        field_name = f"searcher.warm_start[{i}]"
+        if not NAME_PATTERN.match(name):
+            raise ConfigError(field_name, f"{name!r} is not a valid study name")
+        if name == spec.name:
+            raise ConfigError(
+                field_name, "is this study itself", "name an earlier study of the same task"
+            )
 
 
 def _check_decision_tables(spec: StudySpec) -> None:
@@ -270,6 +301,8 @@ def _parse_trial(table: Mapping[str, Any]) -> TrialCommand:
     env = reader.get("env", dict, default={})
     workdir = reader.get("workdir", str, default=None)
     retries = reader.get("max_retries", int, default=2)
+    in_place = reader.get("continue_in_place", bool, default=False)
+    hold = reader.positive("hold_seconds", float, default=DEFAULT_HOLD_SECONDS)
     reader.finish()
     if (command is None) == (entrypoint is None):
         raise ConfigError(
@@ -288,8 +321,20 @@ def _parse_trial(table: Mapping[str, Any]) -> TrialCommand:
             raise ConfigError(f"trial.env.{key}", f"must be a string, got {describe(value)}")
     if retries < 0:
         raise ConfigError("trial.max_retries", f"must be 0 or more, got {retries}")
+    if hold > MAX_HOLD_SECONDS:
+        raise ConfigError(
+            "trial.hold_seconds",
+            f"must be at most {MAX_HOLD_SECONDS:.0f}, got {hold!r}",
+            "a job waiting at a rung holds its GPU; a few poll intervals are enough",
+        )
     return TrialCommand(
-        command=command, entrypoint=entrypoint, env=dict(env), workdir=workdir, max_retries=retries
+        command=command,
+        entrypoint=entrypoint,
+        env=dict(env),
+        workdir=workdir,
+        max_retries=retries,
+        continue_in_place=in_place,
+        hold_seconds=hold,
     )
 
 

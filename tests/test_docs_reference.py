@@ -39,6 +39,7 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "scheduler.min_trials": {"scheduler.type": "median"},
     "searcher.num_points": {"searcher.type": "grid"},
     "searcher.weight_power": {"searcher.type": "mf_kde"},
+    "searcher.warm_start": {"searcher.type": "kde"},
     **{
         f"scheduler.{key}": {"scheduler.type": "adaptive"}
         for key in ("prior_agreement", "prior_pairs", "power", "min_top", "max_points")

@@ -7,7 +7,9 @@ TYPE_CHECKING:``, which never run), so a lazy import inside a function counts to
 * the trial side (trial.py with the errors and paths it uses) imports the standard library
   only, and nothing of slurmhpo but errors and paths;
 * dependencies flow one way: cli -> controller -> scheduling -> space, controller -> backends,
-  controller -> store; no layer imports one above it.
+  controller -> store; cli -> dashboard -> views -> store (views: the status documents the
+  CLI and the dashboard share; the dashboard also reads plots' pure series); no layer imports
+  one above it.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ FORBIDDEN = {
     "space": {"scheduling", "backends", "store", "controller", "cli", "bench", "plots"},
     "scheduling": {"backends", "store", "controller", "cli", "bench", "plots"},
     "backends": {"scheduling", "store", "controller", "cli", "bench", "plots"},
-    "store": {"scheduling", "backends", "controller", "cli", "bench", "plots"},
-    "controller": {"cli", "bench", "plots"},
-    "plots": {"cli", "controller", "bench"},
+    "store": {
+        *("scheduling", "backends", "controller", "cli", "bench", "plots", "views", "dashboard")
+    },
+    "controller": {"cli", "bench", "plots", "views", "dashboard"},
+    "plots": {"cli", "controller", "bench", "views", "dashboard"},
+    "views": {"cli", "bench", "dashboard"},
+    "dashboard": {"cli", "bench", "backends"},
     "bench": {"cli"},
 }
 TRIAL_SIDE = {"trial.py", "errors.py", "paths.py"}

@@ -116,6 +116,9 @@ def mutate(path: str, value: Any) -> dict[str, Any]:
         ("trial.command", [], "trial.command"),
         ("trial.command", ["python", 3], "trial.command"),
         ("trial.entrypoint", "mod:fn", "trial"),
+        ("trial.continue_in_place", "yes", "trial.continue_in_place"),
+        ("trial.hold_seconds", 0, "trial.hold_seconds"),
+        ("trial.hold_seconds", 7200, "trial.hold_seconds"),
         ("slurm.gpus_per_task", "one", "slurm.gpus_per_task"),
         ("slurm.time_min", 0, "slurm.time_min"),
         ("slurm.extra", {"partition": "x"}, "slurm.extra.partition"),
@@ -156,3 +159,16 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_study(tmp_path / "absent.toml")
+
+
+def test_continue_in_place_round_trips_and_stays_out_of_older_specs() -> None:
+    """Off by default and then absent from to_dict(), so the stored spec (and its digest) of
+    a study registered before the option existed is unchanged."""
+    plain = StudySpec.from_dict(good_dict())
+    assert not plain.trial.continue_in_place
+    assert "continue_in_place" not in plain.to_dict()["trial"]
+    data = mutate("trial.continue_in_place", True)
+    data["trial"]["hold_seconds"] = 90
+    spec = StudySpec.from_dict(data)
+    assert spec.trial.continue_in_place and spec.trial.hold_seconds == 90.0
+    assert StudySpec.from_dict(spec.to_dict()) == spec

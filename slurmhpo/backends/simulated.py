@@ -20,6 +20,15 @@ Semantics (benchmarks/PROTOCOL.md):
   ``time`` = that instant as a Unix timestamp on :attr:`SimClock.origin`.
 * A job that reported its target ends COMPLETED at that instant; a cancelled job ends
   CANCELLED at once and frees its worker at once.
+* A job told to wait at its target (``SLURMHPO_HOLD_SECONDS``, a study that continues trials
+  in place) does what a Slurm job's wrapper does (:mod:`slurmhpo.control`): at the instant
+  it reports its target it writes its hold marker and keeps its worker, until the
+  controller's answer appears (looked for before time moves and before a submission). An
+  answer that hands over a segment starts it in this job at that instant, with no queue
+  wait (the same cost as a new job otherwise: from its checkpoint at no extra cost); "end"
+  ends the job then. With no answer by the end of its hold it claims "ended by the job" and
+  ends at that instant, seen at the next event: the controller counts a waiting job as a
+  free worker already, so its giving up is no event of its own.
 * :meth:`SimClock.sleep` ignores the requested interval: it moves time to the next epoch end of
   any running job (or to the deadline, if sooner), after writing the reports due by then. If a
   cancel happened since the last poll, it does not move at all, so the controller sees the freed
@@ -47,6 +56,15 @@ from typing import Any, Protocol
 
 from slurmhpo.backends.base import JobState, JobStatus, SegmentRequest
 from slurmhpo.backends.queue_wait import QueueWait
+from slurmhpo.control import (
+    ENDED_BY_JOB,
+    answer_file,
+    claim,
+    hold_marker,
+    next_task,
+    read_answer,
+    waits,
+)
 from slurmhpo.errors import ConfigError, SlurmhpoError
 from slurmhpo.trial import ENV_CONFIG, ENV_METRIC_FILE, ENV_RESOURCE_NAME, ENV_START, ENV_TARGET
 
@@ -75,17 +93,20 @@ class SimulationStalled(SlurmhpoError):
 
 @dataclass
 class _SimJob:
-    """One segment in flight; ``due[i]`` is the absolute simulated end of epoch ``epochs[i]``."""
+    """One job in flight and the segment it runs; ``due[i]`` is the absolute simulated end of
+    epoch ``epochs[i]``."""
 
     external_id: str
     job_key: str
-    metric_file: Path
-    resource_name: str
-    epochs: list[int]
-    values: list[float]
-    due: list[float]
     slot: int
     started: float
+    metric_file: Path = Path()
+    resource_name: str = "epoch"
+    epochs: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    due: list[float] = field(default_factory=list)
+    hold_seconds: float = 0.0  # > 0: wait at the target for another segment
+    held_since: float | None = None  # when it began to wait at epochs[-1]
     state: JobState = JobState.RUNNING
     ended: float | None = None
     next: int = 0  # index of the next epoch to report
@@ -93,6 +114,11 @@ class _SimJob:
     @property
     def next_due(self) -> float | None:
         return self.due[self.next] if self.next < len(self.due) else None
+
+    @property
+    def hold_ends(self) -> float | None:
+        """When a waiting job gives up (None when it does not wait)."""
+        return None if self.held_since is None else self.held_since + self.hold_seconds
 
 
 @dataclass
@@ -193,6 +219,7 @@ class SimulatedBackend:
     # ---- the Backend protocol --------------------------------------------------------------
     def submit(self, requests: Sequence[SegmentRequest]) -> list[str]:
         """Start every request now; refuses a batch that needs more than ``workers`` slots."""
+        self._answer_waiting()  # a job released in this very cycle frees its worker first
         if len(self._running) + len(requests) > self.workers:
             raise SlurmhpoError(
                 f"the controller asked for {len(self._running) + len(requests)} simultaneous "
@@ -225,16 +252,20 @@ class SimulatedBackend:
 
     # ---- what the clock asks ---------------------------------------------------------------
     def has_news(self) -> bool:
-        """True while a cancelled job has not been polled: time must not move yet, so the
-        controller sees the free worker and refills it at the instant of the cancel."""
+        """True while a cancelled (or released) job has not been polled: time must not move
+        yet, so the controller sees the free worker and refills it at that instant."""
+        self._answer_waiting()
         return bool(self._news)
 
     def next_event(self) -> float | None:
         """The earliest instant the controller must look: an epoch end of a running job that
         is a wake resource (every epoch when ``wake_resources`` is None) or its target."""
-        return min((self._next_wake(job) for job in self._running.values()), default=None)
+        wakes = [self._next_wake(job) for job in self._running.values()]
+        return min((wake for wake in wakes if wake is not None), default=None)
 
-    def _next_wake(self, job: _SimJob) -> float:
+    def _next_wake(self, job: _SimJob) -> float | None:
+        if job.held_since is not None:
+            return None  # it counts as a free worker already: its giving up changes nothing
         if self.wake_resources is None:
             return job.due[job.next]
         for i in range(job.next, len(job.epochs) - 1):
@@ -253,40 +284,76 @@ class SimulatedBackend:
                 with open(job.metric_file, "a", encoding="utf-8") as fh:
                     fh.write("".join(lines))
                 self.stats.epochs_trained += len(lines)
-            if job.next_due is None:
-                self._end(job, JobState.COMPLETED, job.due[-1] if job.due else now)
+            if job.hold_ends is not None and job.hold_ends <= now:
+                gave_up = job.hold_ends  # as a wrapper does; an answer that came first wins
+                task = next_task(claim(self._answer(job), ENDED_BY_JOB))
+                if task is None:
+                    self._end(job, JobState.COMPLETED, gave_up)
+                else:
+                    self._load(job, {str(k): str(v) for k, v in task["env"].items()}, gave_up)
+            elif job.next_due is None and job.held_since is None:
+                if job.hold_seconds > 0:
+                    job.held_since = job.due[-1]
+                    hold_marker(job.metric_file.parent, job.epochs[-1]).write_text("sim\n")
+                else:
+                    self._end(job, JobState.COMPLETED, job.due[-1] if job.due else now)
+
+    def _answer_waiting(self) -> None:
+        """Apply the controller's answers to the jobs waiting at their target."""
+        now = self.clock.now()
+        for job in list(self._running.values()):
+            if job.held_since is None:
+                continue
+            answer = read_answer(self._answer(job))
+            if answer is None:
+                continue
+            task = next_task(answer)
+            if task is None:
+                self._end(job, JobState.COMPLETED, now)
+                self._news.add(job.external_id)
+            else:
+                self._load(job, {str(k): str(v) for k, v in task["env"].items()}, now)
+
+    def _answer(self, job: _SimJob) -> Path:
+        return answer_file(job.metric_file.parent, job.epochs[-1])
 
     # ---- internals -------------------------------------------------------------------------
     def _start(self, request: SegmentRequest) -> str:
-        env = request.env
-        config = json.loads(Path(env[ENV_CONFIG]).read_text(encoding="utf-8"))
-        start, target = int(env[ENV_START]), int(env[ENV_TARGET])
-        if not 0 <= start < target <= self.task.r_max:
-            raise SlurmhpoError(f"simulated segment {start}->{target} outside 0..{self.task.r_max}")
-        epochs = list(range(start + 1, target + 1))
-        curve = self.task.evaluate(config, epochs)
         now = self.clock.now() + self._wait()  # the job starts once its queue wait is over
-        base = self.task.cumulative_time(config, start)
         external_id = f"sim-{self.stats.jobs}"
         used = {job.slot for job in self._running.values()}
         job = _SimJob(
             external_id=external_id,
             job_key=request.job_key,
-            metric_file=Path(env[ENV_METRIC_FILE]),
-            resource_name=env.get(ENV_RESOURCE_NAME, "epoch"),
-            epochs=epochs,
-            values=[float(v) for v in curve.metric],
-            due=[now + float(t) - base for t in curve.time],
             slot=min(set(range(self.workers)) - used),
             started=now,
         )
-        job.metric_file.parent.mkdir(parents=True, exist_ok=True)
+        self._load(job, request.env, now)
         self._jobs[external_id] = self._running[external_id] = job
         self._keys[request.job_key] = external_id
         self.stats.jobs += 1
         self.stats.slots_used.add(job.slot)
         self.stats.peak_running = max(self.stats.peak_running, len(self._running))
         return external_id
+
+    def _load(self, job: _SimJob, env: Mapping[str, str], now: float) -> None:
+        """Make the segment that ``env`` describes ``job``'s current one, starting at ``now``."""
+        config = json.loads(Path(env[ENV_CONFIG]).read_text(encoding="utf-8"))
+        start, target = int(env[ENV_START]), int(env[ENV_TARGET])
+        if not 0 <= start < target <= self.task.r_max:
+            raise SlurmhpoError(f"simulated segment {start}->{target} outside 0..{self.task.r_max}")
+        epochs = list(range(start + 1, target + 1))
+        curve = self.task.evaluate(config, epochs)
+        base = self.task.cumulative_time(config, start)
+        job.metric_file = Path(env[ENV_METRIC_FILE])
+        job.resource_name = env.get(ENV_RESOURCE_NAME, "epoch")
+        job.epochs = epochs
+        job.values = [float(v) for v in curve.metric]
+        job.due = [now + float(t) - base for t in curve.time]
+        job.next = 0
+        job.hold_seconds = waits(env)
+        job.held_since = None
+        job.metric_file.parent.mkdir(parents=True, exist_ok=True)
 
     def _wait(self) -> float:
         """This job's queue wait (counted against the deadline, not as busy worker time)."""

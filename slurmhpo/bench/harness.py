@@ -34,6 +34,8 @@ from slurmhpo.store.queries import get_study, study_observations
 from slurmhpo.study import StudySpec
 
 STUDY_NAME = "bench"
+WARM_SOURCE_NAME = "bench-source"
+WARM_SOURCE_SEED = 1000  # the source study of seed s runs with seed s + this
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class Method:
     note: str = ""
     wake: str = "every"  # "rungs" | "targets" | "every": where the scheduler may act
     min_resource: int | None = None  # None: the task's r_min
+    # Warm start: first run this method without it (seed + WARM_SOURCE_SEED, the same budget)
+    # in the same database, then the measured study with searcher.warm_start naming it.
+    warm_start: bool = False
 
     def resource_min(self, task_r_min: int) -> int:
         """The ``resource.min`` of the study this method runs on a task with ``task_r_min``."""
@@ -108,6 +113,7 @@ class RunResult:
     runtime_s: float  # real seconds the simulation took (method compute + surrogate + store)
     queue_wait: str = "0"  # the queue-wait model (slurmhpo.backends.queue_wait)
     queued_seconds: float = 0.0  # job-seconds spent queued, up to B
+    continue_in_place: bool = False  # the study's [trial] continue_in_place
 
     @property
     def queued_share(self) -> float:
@@ -142,23 +148,36 @@ def study_spec(
     budget: float,
     root: Path,
     max_trials: int | None = None,
+    continue_in_place: bool = False,
+    *,
+    name: str = STUDY_NAME,
+    warm_from: str | None = None,
 ) -> StudySpec:
-    """The study a benchmark run registers: the task's space, the method's scheduler."""
+    """The study a benchmark run registers: the task's space, the method's scheduler;
+    ``warm_from`` names the study its searcher is warm-started from."""
+    searcher = dict(method.searcher)
+    if warm_from is not None:
+        searcher["warm_start"] = [warm_from]
     data: dict[str, Any] = {
-        "name": STUDY_NAME,
+        "name": name,
         "seed": seed,
         "backend": "local",  # not used: the harness hands the controller its backend
         "runs_dir": str(root / "runs"),
         "objective": {"metric": task.metric, "mode": task.mode},
         "resource": {"name": "epoch", "min": method.resource_min(task.r_min), "max": task.r_max},
         "scheduler": dict(method.scheduler),
-        "searcher": dict(method.searcher),
+        "searcher": searcher,
         "budget": {
             "max_concurrent": workers,
             "max_wall_hours": budget / 3600.0,
             **({"max_trials": max_trials} if max_trials is not None else {}),
         },
-        "trial": {"command": ["simulated"], "workdir": str(root), "max_retries": 0},
+        "trial": {
+            "command": ["simulated"],
+            "workdir": str(root),
+            "max_retries": 0,
+            **({"continue_in_place": True} if continue_in_place else {}),
+        },
         "space": task.space(),
     }
     return StudySpec.from_dict(data)
@@ -174,6 +193,7 @@ def simulate(
     exact: bool = False,
     max_trials: int | None = None,
     queue_wait: str = "0",
+    continue_in_place: bool = False,
 ) -> RunResult:
     """Run ``method`` on ``task`` for ``budget`` simulated seconds with ``workers`` workers.
 
@@ -189,21 +209,15 @@ def simulate(
         engine = make_engine(f"sqlite:///{root / 'bench.db'}")
         try:
             Base.metadata.create_all(engine)  # a fresh, private database: no migration history
-            spec = register_study(
-                engine, study_spec(task, method, seed, workers, budget, root, max_trials)
-            )
-            clock = SimClock(deadline=budget)
-            wake = None if exact else method.wake_resources(task.r_min, task.r_max)
-            waits = parse_queue_wait(queue_wait, seed=seed)
-            backend = SimulatedBackend(task, clock, workers, wake, waits)
-            build_controller(
-                engine,
-                spec.name,
-                backend=backend,
-                poll_interval=0.0,
-                lease_ttl=86_400.0,
-                clock=clock,
-            ).run()
+            run = _Run(
+                task, method, workers, budget, exact, max_trials, queue_wait, continue_in_place,
+                engine, root,
+            )  # fmt: skip
+            warm_from = None
+            if method.warm_start:
+                run.drive(seed + WARM_SOURCE_SEED, WARM_SOURCE_NAME, None)
+                warm_from = WARM_SOURCE_NAME
+            backend, clock = run.drive(seed, STUDY_NAME, warm_from)
             reports, trials = _stored_reports(engine, clock)
         finally:
             engine.dispose()
@@ -225,7 +239,49 @@ def simulate(
         runtime_s=time.perf_counter() - began,
         queue_wait=queue_wait,
         queued_seconds=stats.queued_seconds,
+        continue_in_place=continue_in_place,
     )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every study of one :func:`simulate` call shares (the source of a warm start,
+    then the measured study)."""
+
+    task: CurveTask
+    method: Method
+    workers: int
+    budget: float
+    exact: bool
+    max_trials: int | None
+    queue_wait: str
+    continue_in_place: bool
+    engine: Any
+    root: Path
+
+    def drive(
+        self, seed: int, name: str, warm_from: str | None
+    ) -> tuple[SimulatedBackend, SimClock]:
+        """Register study ``name`` and drive it on a fresh simulated clock until it ends."""
+        task, method = self.task, self.method
+        spec = study_spec(
+            task, method, seed, self.workers, self.budget, self.root, self.max_trials,
+            self.continue_in_place, name=name, warm_from=warm_from,
+        )  # fmt: skip
+        spec = register_study(self.engine, spec)
+        clock = SimClock(deadline=self.budget)
+        wake = None if self.exact else method.wake_resources(task.r_min, task.r_max)
+        waits = parse_queue_wait(self.queue_wait, seed=seed)
+        backend = SimulatedBackend(task, clock, self.workers, wake, waits)
+        build_controller(
+            self.engine,
+            spec.name,
+            backend=backend,
+            poll_interval=0.0,
+            lease_ttl=86_400.0,
+            clock=clock,
+        ).run()
+        return backend, clock
 
 
 def _stored_reports(engine: Any, clock: SimClock) -> tuple[tuple[Report, ...], int]:

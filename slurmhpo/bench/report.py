@@ -82,6 +82,7 @@ def run_summary(run: RunResult, final_only: bool) -> dict[str, Any]:
         "utilisation": run.utilisation,
         "queue_wait": run.queue_wait,
         "queued_share": run.queued_share,
+        "continue_in_place": run.continue_in_place,
         "workers_used": run.slots_used,
         "peak_running": run.peak_running,
         "sim_runtime_s": run.runtime_s,

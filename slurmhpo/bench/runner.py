@@ -139,6 +139,15 @@ METHODS: dict[str, Method] = {
             "trust-weighted multi-fidelity KDE (docs/schedulers.md)",
             wake="rungs",
         ),
+        Method(
+            "bohb-async-warm",
+            {"type": "bohb", "variant": "promotion", **FROM_MIN_RUNGS},
+            {"type": "kde"},
+            note="bohb-async warm-started from a bohb-async study of the same task (seed + "
+            "1000, the same budget, run first in the same database; not counted)",
+            wake="rungs",
+            warm_start=True,
+        ),
         Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
         *(m for r_min in LARGER_MIN_RESOURCES for m in _larger_min_resource(r_min)),
     )
@@ -184,6 +193,7 @@ class BenchConfig:
     exact: bool = False  # wake the controller at every epoch end (see simulate)
     max_trials: int | None = None  # also end each study after this many trials
     queue_wait: str = "0"  # each job's queue wait (slurmhpo.backends.queue_wait)
+    continue_in_place: bool = False  # the study's [trial] continue_in_place
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -256,6 +266,7 @@ def run_grid(
                         exact=config.exact,
                         max_trials=config.max_trials,
                         queue_wait=config.queue_wait,
+                        continue_in_place=config.continue_in_place,
                     )
                     done += 1
                     if progress is not None:

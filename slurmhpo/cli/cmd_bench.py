@@ -85,6 +85,12 @@ def register(subparsers: Any) -> None:
         "or trace:FILE.csv with submit,start columns (default 0: no wait)",
     )
     parser.add_argument(
+        "--continue-in-place",
+        action="store_true",
+        help="a promoted trial goes on in its own job when it can ([trial] "
+        "continue_in_place): no new job, so no queue wait",
+    )
+    parser.add_argument(
         "--data-dir", default=None, help="YAHPO data (else $SLURMHPO_YAHPO_DATA, else default)"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="write JSON")
@@ -105,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         exact=args.exact,
         max_trials=args.max_trials,
         queue_wait=args.queue_wait,
+        continue_in_place=args.continue_in_place,
     )
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
         if path is not None and not path.parent.exists():
@@ -183,6 +190,7 @@ def _write_json(
             "workers": config.workers,
             "budget_factor": config.budget_factor,
             "queue_wait": config.queue_wait,
+            "continue_in_place": config.continue_in_place,
         },
         "budgets": budgets,
         "runs": [run_summary(r, final_only.get(r.method, False)) for r in runs],

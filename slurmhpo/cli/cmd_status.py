@@ -10,13 +10,15 @@ not a terminal it prints each frame after the previous one (with ``--json``: one
 document per line).
 
 JSON schema (``schema_version`` 1; keys are only ever added, never renamed or removed, within
-a schema version). Conventions of times and values are those of :mod:`slurmhpo.cli.common`.
+a schema version); the document is built by :mod:`slurmhpo.views.status`, which the dashboard
+serves too. Conventions of times and values are those of :mod:`slurmhpo.cli.common`.
 
 Without STUDY: ``{"schema_version": 1, "studies": [SUMMARY, ...]}``, oldest study first, where
 SUMMARY has
   ``name``, ``state`` (registered/running/paused/stopping/finished/cancelled/failed),
   ``n_trials``, ``jobs`` (JOBS, below), ``best_value`` (objective of the incumbent or null),
-  ``controller`` (LEASE, below, or null).
+  ``controller`` (LEASE, below, or null), ``budget`` (BUDGET, below), ``last_activity`` (the
+  latest change to a trial or observation of the study, else to the study row).
 
 With STUDY: ``{"schema_version": 1, "study": DETAIL}`` where DETAIL has
   ``name``, ``state``, ``metric``, ``mode``, ``created_at``, ``finished_at``, ``now`` (the DB
@@ -28,8 +30,10 @@ With STUDY: ``{"schema_version": 1, "study": DETAIL}`` where DETAIL has
   each level, per bracket ("rungs": the study's rung levels r_min * eta^k and r_max for
   asha/hyperband/bohb/sync_sh/sync_hyperband, a bracket b using levels[b:]; "epochs": up to 10
   evenly spread resource levels for median/fifo, which have no rungs);
-  ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``;
-  ``budget``: ``{"trials": LIMIT, "gpu_hours": LIMIT, "wall_hours": LIMIT}``, LIMIT =
+  ``constraints``: the study's outcome constraints as strings (``[]`` without any);
+  ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``
+  (with constraints: the best trial whose result meets them);
+  ``budget``: BUDGET = ``{"trials": LIMIT, "gpu_hours": LIMIT, "wall_hours": LIMIT}``, LIMIT =
   ``{"used": number, "limit": number or null}`` (trials: started trials vs max_trials;
   gpu_hours: job run time x gpus_per_task vs max_gpu_hours; wall_hours: hours since the first
   job was submitted, until ``finished_at`` once the study ended, vs max_wall_hours);
@@ -56,8 +60,6 @@ from typing import TYPE_CHECKING, Any
 from slurmhpo.cli.common import (
     add_db_option,
     add_json_option,
-    json_time,
-    json_value,
     open_store,
     print_json,
     text_config,
@@ -65,26 +67,14 @@ from slurmhpo.cli.common import (
     text_value,
 )
 from slurmhpo.cli.table import format_table
-from slurmhpo.controller.budget import gpu_hours
-from slurmhpo.controller.studies import run_dir_of
 from slurmhpo.errors import ConfigError
-from slurmhpo.scheduling import levels as level_rules
-from slurmhpo.states import JobRowState
-from slurmhpo.store import runtime
-from slurmhpo.store import status as st
-from slurmhpo.store.commands import ACTIVE_STUDY_STATES, recent_commands
-from slurmhpo.store.db import read_session
-from slurmhpo.store.leases import current_lease
-from slurmhpo.store.models import TRIAL_STATES, Study
-from slurmhpo.store.queries import best_trial, get_study, list_studies
-from slurmhpo.study import StudySpec
+from slurmhpo.views.status import snapshot_of, study_levels
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-    from sqlalchemy.orm import Session
 
-SCHEMA_VERSION = 1
-RECENT = 10
+__all__ = ["progress_bar", "register", "render_detail", "render_summaries", "study_levels"]
+
 BAR_WIDTH = 24
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
@@ -132,155 +122,6 @@ def _show(engine: Engine, args: argparse.Namespace, *, clear: bool) -> None:
     if args.watch and not clear:
         sys.stdout.write("\n")
     sys.stdout.flush()
-
-
-# ---- snapshots (the JSON form; text is rendered from it) --------------------------------------
-def snapshot_of(engine: Engine, name: str | None) -> dict[str, Any]:
-    """The status document of one study, or of every study (see the module docstring)."""
-    with read_session(engine) as session:
-        if name is not None:
-            study = get_study(session, name)
-            return {"schema_version": SCHEMA_VERSION, "study": study_detail(session, study)}
-        summaries = [study_summary(session, s, n) for s, n in list_studies(session)]
-    return {"schema_version": SCHEMA_VERSION, "studies": summaries}
-
-
-def study_summary(session: Session, study: Study, n_trials: int) -> dict[str, Any]:
-    best = best_trial(session, study)
-    return {
-        "name": study.name,
-        "state": study.state,
-        "n_trials": n_trials,
-        "jobs": _jobs(session, study),
-        "best_value": None if best is None else json_value(best.value),
-        "controller": _lease(session, study),
-    }
-
-
-def study_detail(session: Session, study: Study) -> dict[str, Any]:
-    spec = StudySpec.from_dict(study.spec)
-    now = st.server_time(session)
-    counts = st.trial_state_counts(session, study.id)
-    lease = _lease(session, study)
-    warnings = []
-    if lease is not None and not lease["live"] and study.state in ACTIVE_STUDY_STATES:
-        warnings.append(
-            f"the controller lease of {study.name!r} held by {lease['owner']} expired at "
-            f"{lease['expires_at']} (last heartbeat {lease['heartbeat_at']}): that controller "
-            f"is gone or stalled; drive the study with: slurmhpo run {study.name} "
-            "(or slurmhpo daemon)"
-        )
-    return {
-        "name": study.name,
-        "state": study.state,
-        "metric": study.metric,
-        "mode": study.mode,
-        "created_at": json_time(study.created_at),
-        "finished_at": json_time(study.finished_at),
-        "now": json_time(now),
-        "run_dir": str(run_dir_of(study, spec).path),
-        "trials": {
-            "total": sum(counts.values()),
-            "by_state": {state: counts.get(state, 0) for state in TRIAL_STATES},
-        },
-        "rungs": _rungs(session, study, spec),
-        "incumbent": _incumbent(session, study),
-        "budget": _budget(session, study, spec, now, sum(counts.values())),
-        "jobs": _jobs(session, study),
-        "controller": lease,
-        "decisions": [
-            {
-                "seq": d.seq,
-                "kind": d.kind,
-                "trial": number,
-                "reason": d.reason,
-                "created_at": json_time(d.created_at),
-            }
-            for d, number in st.latest_decisions(session, study.id, RECENT)
-        ],
-        "commands": [
-            {
-                "id": c.id,
-                "kind": c.kind,
-                "args": c.args,
-                "created_at": json_time(c.created_at),
-                "applied_at": json_time(c.applied_at),
-                "applied_by": c.applied_by,
-                "result": c.result,
-            }
-            for c in recent_commands(session, study.id, RECENT)
-        ],
-        "warnings": warnings,
-    }
-
-
-def study_levels(spec: StudySpec) -> tuple[str, list[int]]:
-    """("rungs", the rung levels) for rung-based schedulers, else ("epochs", a few levels)."""
-    return level_rules.study_levels(spec.scheduler, spec.resource.min, spec.resource.max)
-
-
-def _rungs(session: Session, study: Study, spec: StudySpec) -> dict[str, Any]:
-    kind, levels = study_levels(spec)
-    counts = st.rung_occupancy(session, study.id, levels)
-    brackets = sorted({b for b, _ in counts}, key=lambda b: -1 if b is None else b)
-    if kind == "rungs" and not brackets:
-        brackets = [0]
-    rows = []
-    for bracket in brackets or [None]:
-        own = levels[bracket:] if kind == "rungs" and bracket is not None else levels
-        occupancy = [{"resource": r, "trials": counts.get((bracket, r), 0)} for r in own]
-        rows.append({"bracket": bracket, "occupancy": occupancy})
-    return {"kind": kind, "levels": levels, "brackets": rows}
-
-
-def _incumbent(session: Session, study: Study) -> dict[str, Any] | None:
-    best = best_trial(session, study)
-    if best is None:
-        return None
-    return {
-        "trial": best.trial.number,
-        "value": json_value(best.value),
-        "resource": best.resource,
-        "config": best.trial.config,
-    }
-
-
-def _budget(
-    session: Session, study: Study, spec: StudySpec, now: datetime, n_trials: int
-) -> dict[str, Any]:
-    budget = spec.budget
-    used_gpu = gpu_hours(
-        runtime.study_jobs_with_times(session, study.id), spec.slurm.gpus_per_task, now
-    )
-    first = runtime.first_job_submitted(session, study.id)
-    until = study.finished_at or now
-    wall = 0.0 if first is None else max(0.0, (until - first).total_seconds() / 3600.0)
-    return {
-        "trials": {"used": n_trials, "limit": budget.max_trials},
-        "gpu_hours": {"used": round(used_gpu, 6), "limit": budget.max_gpu_hours},
-        "wall_hours": {"used": round(wall, 6), "limit": budget.max_wall_hours},
-    }
-
-
-def _jobs(session: Session, study: Study) -> dict[str, int]:
-    counts = st.job_state_counts(session, study.id)
-    return {
-        "pending": counts.get(JobRowState.PENDING, 0) + counts.get(JobRowState.SUBMITTED, 0),
-        "running": counts.get(JobRowState.RUNNING, 0),
-    }
-
-
-def _lease(session: Session, study: Study) -> dict[str, Any] | None:
-    found = current_lease(session, study.id)
-    if found is None:
-        return None
-    lease, live = found
-    return {
-        "owner": lease.owner,
-        "heartbeat_at": json_time(lease.heartbeat_at),
-        "expires_at": json_time(lease.expires_at),
-        "live": live,
-    }
 
 
 # ---- text ------------------------------------------------------------------------------------
@@ -366,6 +207,8 @@ def _rung_text(rungs: dict[str, Any]) -> str:
 def _incumbent_text(d: dict[str, Any]) -> str:
     best = d["incumbent"]
     if best is None:
+        if d.get("constraints"):
+            return "incumbent: none yet (no feasible observation)"
         return "incumbent: none yet (no observation)"
     value = _text_json_value(best["value"])
     return (

@@ -37,6 +37,8 @@ from slurmhpo.store.models import TRIAL_STATES
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from slurmhpo.store.models import Study
+
 
 def register(subparsers: Any) -> None:
     trials = subparsers.add_parser("trials", help="list the trials of a study")
@@ -119,7 +121,7 @@ def run_best(args: argparse.Namespace) -> int:
         if args.json:
             print_json(None if best is None else {"study": study.name, **_summary_json(best)})
         elif best is None:
-            print(f"no trial of study {study.name!r} has reported a value yet")
+            print(f"no trial of study {study.name!r} has reported a {_feasible(study)}value yet")
         else:
             print(
                 f"best trial of {study.name!r} ({study.metric}, {study.mode}): trial "
@@ -129,6 +131,11 @@ def run_best(args: argparse.Namespace) -> int:
             print(f"config: {text_config(best.trial.config)}")
     engine.dispose()
     return 0
+
+
+def _feasible(study: Study) -> str:
+    """ "feasible " for a study with outcome constraints: the best it reports meets them."""
+    return "feasible " if q.study_constraints(study) else ""
 
 
 def _trial_detail(session: Session, study_name: str, number: int) -> dict[str, Any]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from slurmhpo.store.db import make_engine
 from slurmhpo.store.migrate import check_schema
+
+# re-exported: every command renders JSON values and times through these
+from slurmhpo.views.encode import json_time as json_time
+from slurmhpo.views.encode import json_value as json_value
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -41,17 +44,6 @@ def open_store(args: argparse.Namespace) -> Engine:
     engine = make_engine(args.db, readonly=True)
     check_schema(engine)
     return engine
-
-
-def json_value(value: float | None) -> float | str | None:
-    """An objective for JSON output: finite floats as numbers, NaN/inf as strings."""
-    if value is None or math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def json_time(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat()
 
 
 def text_value(value: float | None) -> str:

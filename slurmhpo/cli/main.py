@@ -19,6 +19,7 @@ from slurmhpo import __version__
 from slurmhpo.cli import (
     cmd_bench,
     cmd_daemon,
+    cmd_dashboard,
     cmd_db,
     cmd_export,
     cmd_lifecycle,
@@ -44,6 +45,7 @@ COMMAND_MODULES: list[ModuleType] = [
     cmd_daemon,
     cmd_submit_controller,
     cmd_plot,
+    cmd_dashboard,
 ]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from slurmhpo.constraints import feasible, missing_metrics
 from slurmhpo.ingest import Problem, problem_key, read_new_records
 from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.history import Result
@@ -86,8 +87,9 @@ def ingest(
                 continue  # a re-report after a resume, or beyond what this segment was for
             if scheduler.trial_status(number) is not TrialStatus.RUNNING:
                 break  # the trial was paused or stopped: later lines are not observations
-            action = scheduler.on_result(number, record.resource, record.value)
-            event = Result(number, record.resource, record.value, action)
+            ok = _feasible(spec, number, record.metrics, logged_problems)
+            action = scheduler.on_result(number, record.resource, record.value, feasible=ok)
+            event = Result(number, record.resource, record.value, action, ok)
             write.decisions.append(NewDecision(action.value, event.to_dict(), number))
             value = math.nan if record.value is None else record.value
             report = Report(record.resource, value, record.metrics, record.reported_at)
@@ -100,6 +102,26 @@ def ingest(
                 if action is Action.PAUSE:
                     paused.add(number)
     return Ingested(now_reached, frozenset(paused), frozenset(unread), offsets)
+
+
+def _feasible(
+    spec: StudySpec, number: int, metrics: dict[str, float], logged: set[tuple[str, int, str]]
+) -> bool:
+    """Whether one metric line meets the study's outcome constraints; a constrained metric
+    missing from it makes it infeasible (see :mod:`slurmhpo.constraints`), said once per
+    trial and metric so that a misspelt name in the study file shows at once."""
+    if not spec.constraints:
+        return True
+    for name in missing_metrics(spec.constraints, metrics):
+        if ("constraint", number, name) not in logged:
+            logged.add(("constraint", number, name))
+            log.warning(
+                "trial %d reported no usable %r, which a constraint needs: its results "
+                "without it count as infeasible",
+                number,
+                name,
+            )
+    return feasible(spec.constraints, metrics)
 
 
 def _log_problems(

@@ -50,10 +50,12 @@ from slurmhpo.controller.ending import record_cancel, record_failure
 from slurmhpo.controller.failfast import FailFast
 from slurmhpo.controller.fill import fill
 from slurmhpo.controller.ingest import end_of_file_problem, ingest
+from slurmhpo.controller.inplace import Continued, Placement, at_rung, fits_time_limit, place
 from slurmhpo.controller.lease import LeaseHeld, take_lease
 from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
 from slurmhpo.controller.submit import Submitter
+from slurmhpo.controller.warm_start import gather_warm_start, warm_start_names
 from slurmhpo.errors import BackendUnavailable, SlurmhpoError, StoreError
 from slurmhpo.paths import TrialPaths
 from slurmhpo.scheduling.base import Scheduler
@@ -72,7 +74,7 @@ from slurmhpo.store.cycle import (
     read_cycle,
 )
 from slurmhpo.store.db import read_session, write_session
-from slurmhpo.store.queries import get_study, json_safe, list_decisions
+from slurmhpo.store.queries import append_decision, get_study, json_safe, list_decisions
 from slurmhpo.study import StudySpec
 
 if TYPE_CHECKING:
@@ -92,6 +94,15 @@ class ControllerOptions:
     lease_ttl: float = 60.0
     lost_after: float = 600.0  # a job invisible to the backend this long is lost
     max_submit_failures: int = 3
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A job this process started (or continued in place) whose id no write stored yet."""
+
+    external_id: str
+    at: datetime
+    continues: Continued | None = None  # the waiting job whose process runs this segment
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,7 @@ class Controller:
         self._renewed_at = -float("inf")  # time.monotonic() of the last lease renewal
         self._paused: frozenset[int] = frozenset()  # trial numbers stored as paused
         self._cancelled: set[int] = set()  # job ids this process asked the backend to cancel
-        self._unrecorded: dict[int, tuple[str, datetime]] = {}  # submitted, id not yet stored
+        self._unrecorded: dict[int, Submitted] = {}  # by job id: submitted, id not yet stored
         self._known_ids: list[str] = []  # external ids of the active jobs after the last cycle
         self._logged_problems: set[tuple[str, int, str]] = set()
         self._watch = LostWatch(options.lost_after)
@@ -172,6 +183,7 @@ class Controller:
             self._spec_dict = dict(study.spec)
         self._renewed_at = time.monotonic()
         self.spec = StudySpec.from_dict(self._spec_dict)
+        self._record_warm_start()
         self._rebuild()
         with read_session(self.engine) as session:
             jobs = read_cycle(session, self.study.id).jobs
@@ -282,10 +294,11 @@ class Controller:
         )
         reached = {n: t.reached_resource for n, t in seen.trials.items()}
         ingested = ingest(jobs, reached, self.scheduler, self.spec, write, self._logged_problems)
+        reached_now = {n: (r or 0) for n, r in (reached | ingested.reached).items()}
         reconciled = reconcile(
             jobs,
             statuses,
-            {n: (r or 0) for n, r in (reached | ingested.reached).items()},
+            reached_now,
             self.scheduler,
             self.spec,
             write,
@@ -302,7 +315,12 @@ class Controller:
         if reason is not None:
             return self._fail_study(jobs, reconciled.ended, write, reason)
         live = [job for job in jobs if job.id not in reconciled.ended]
-        doomed = jobs_to_cancel(live, self.scheduler, spent, self._cancelled) if act else []
+        waiting = at_rung(jobs, reached_now)  # continue in place: these wait for an answer
+        idle = [job for job in waiting if job.id not in reconciled.ended]  # free workers
+        # A job at its rung is done with its trial: if the trial was stopped meanwhile, the
+        # job is released or handed another trial's segment, never cancelled.
+        working = [job for job in live if job not in idle] if spent is None else live
+        doomed = jobs_to_cancel(working, self.scheduler, spent, self._cancelled) if act else []
         paused = self._paused | ingested.paused
         filled = fill(
             self.scheduler,
@@ -310,7 +328,7 @@ class Controller:
             write,
             study_state=self.study.state,
             budget_spent=spent,
-            busy=len(live) + reconciled.retried,
+            busy=len(live) - len(idle) + reconciled.retried,
             started=seen.started_trials,
             paused=paused,
         )
@@ -318,14 +336,25 @@ class Controller:
         if ended:
             write.study.update(state=StudyState.FINISHED, finished_at=self.clock.utcnow())
         unsubmitted = [job for job in live if job.external_id is None]
-        acting = bool(doomed) or (act and bool(unsubmitted))
+        acting = bool(doomed) or (act and bool(unsubmitted or waiting))
         applied = self._write(write, acting=acting)
         self._paused = (paused - filled.resumed) - filled.retired
         if ended:
             return self._ended(applied.study_state or StudyState.FINISHED)
         segments = self._segments(unsubmitted, seen, applied.created)
-        submitted = self._act(doomed, segments, act=act)
-        self._known_ids = [j.external_id for j in live if j.external_id] + submitted
+        may_wait_idle = (  # something still running may yet give an idle job work
+            spent is None and self.study.state == StudyState.RUNNING and len(live) > len(idle)
+        )
+        running = self._act(
+            doomed,
+            segments,
+            act=act,
+            waiting=waiting,
+            statuses=statuses,
+            may_wait_idle=may_wait_idle,
+        )
+        known = [j.external_id for j in live if j.external_id] + running
+        self._known_ids = list(dict.fromkeys(known))  # a continued job keeps its id
         return True
 
     def _warn_at_end(
@@ -393,25 +422,36 @@ class Controller:
         """Add the ids of jobs submitted since the last write to ``write``; returns ``jobs``
         as they are once that write lands (their external ids filled in). They stay in
         memory until a write stored them (:meth:`_write` forgets them then)."""
+        ended: set[int] = set()
         for job_id in job_ids & set(self._unrecorded):
-            external_id, submitted_at = self._unrecorded[job_id]
+            submitted = self._unrecorded[job_id]
+            if submitted.continues is None:
+                write.update_job(
+                    job_id,
+                    external_id=submitted.external_id,
+                    state=JobRowState.SUBMITTED,
+                    submitted_at=submitted.at,
+                )
+                continue
+            # Continued in place: this row takes over the waiting job, whose row ends (its
+            # segment is done). started_at is the hand-over, so GPU hours count once.
+            holder = submitted.continues.holder
             write.update_job(
                 job_id,
-                external_id=external_id,
+                external_id=submitted.external_id,
                 state=JobRowState.SUBMITTED,
-                submitted_at=submitted_at,
+                submitted_at=submitted.at,
+                started_at=submitted.at,
             )
+            write.update_job(holder.id, state=JobRowState.COMPLETED, ended_at=submitted.at)
+            ended.add(holder.id)
         updates = write.job_updates
         return [
-            dataclasses.replace(
-                job,
-                external_id=updates[job.id]["external_id"],
-                state=JobRowState.SUBMITTED,
-                submitted_at=updates[job.id]["submitted_at"],
-            )
+            dataclasses.replace(job, **_submitted_columns(updates[job.id]))
             if job.external_id is None and "external_id" in updates.get(job.id, {})
             else job
             for job in jobs
+            if job.id not in ended
         ]
 
     def _first_submitted(self, seen: CycleRead) -> datetime | None:
@@ -420,7 +460,7 @@ class Controller:
         return min(times) if times else None
 
     def _submitted_times(self) -> list[datetime]:
-        return [at for _, at in self._unrecorded.values()]
+        return [submitted.at for submitted in self._unrecorded.values()]
 
     def _apply_plan(self, plan: CommandPlan, write: CycleWrite) -> None:
         """Take the operators' commands into the cycle's write and this controller's view."""
@@ -515,20 +555,86 @@ class Controller:
         return older + created
 
     def _act(
-        self, doomed: Sequence[ActiveJob], segments: Sequence[PendingSegment], *, act: bool
+        self,
+        doomed: Sequence[ActiveJob],
+        segments: Sequence[PendingSegment],
+        *,
+        act: bool,
+        waiting: Sequence[ActiveJob] = (),
+        statuses: dict[int, JobStatus] | None = None,
+        may_wait_idle: bool = False,
     ) -> list[str]:
-        """Cancel and submit, after the write that decided it committed; returns the external
-        ids of the jobs submitted now (stored by the next write)."""
+        """Cancel, hand segments to waiting jobs, submit the rest, after the write that
+        decided it committed; returns the external ids of the jobs that run the segments now
+        (stored by the next write)."""
         if doomed:
             self._cancel_doomed(doomed)
-        if not act or not segments:
+        if not act or not (segments or waiting):
             return []
         hold = self.study.state == StudyState.PAUSED
-        submitted = self._submitter.submit(self.spec, self.study, segments, hold=hold)
-        self.backend_actions += self._submitter.calls
         now = self.clock.utcnow()
-        self._unrecorded.update({job_id: (ext, now) for job_id, ext in submitted.items()})
-        return list(submitted.values())
+        placed = self._hand_over(
+            [] if hold else segments, waiting, statuses or {}, now, may_wait_idle
+        )
+        fresh = segments if hold else placed.fresh
+        submitted = self._submitter.submit(self.spec, self.study, fresh, hold=hold) if fresh else {}
+        self.backend_actions += self._submitter.calls if fresh else 0
+        self._unrecorded.update({job_id: Submitted(ext, now) for job_id, ext in submitted.items()})
+        return [c.external_id for c in placed.continued.values()] + list(submitted.values())
+
+    def _hand_over(
+        self,
+        segments: Sequence[PendingSegment],
+        waiting: Sequence[ActiveJob],
+        statuses: dict[int, JobStatus],
+        now: datetime,
+        may_wait_idle: bool,
+    ) -> Placement:
+        """Continue in place (:mod:`inplace`): segments go to jobs waiting at their rung."""
+        if not waiting:
+            return Placement({}, list(segments), 0)
+        limit = self.spec.slurm.time_min * 60.0 if self.backend.name == "slurm" else None
+
+        def fits(job: ActiveJob, segment: PendingSegment) -> bool:
+            status = statuses.get(job.id)
+            started = (status.started_at if status else None) or job.started_at
+            return fits_time_limit(job, segment, now=now, job_started=started, limit_seconds=limit)
+
+        placed = place(
+            segments,
+            waiting,
+            key_of=lambda job_id: runtime.job_key(self.study, job_id),
+            request_of=lambda segment: self._submitter.request(self.spec, self.study, segment),
+            fits=fits,
+            may_wait_idle=may_wait_idle,
+        )
+        for job_id, continued in placed.continued.items():
+            self._unrecorded[job_id] = Submitted(continued.external_id, now, continued)
+        if placed.continued or placed.released:
+            log.info(
+                "handed %d segment(s) to jobs waiting at their rung; released %d",
+                len(placed.continued),
+                placed.released,
+            )
+        return placed
+
+    def _record_warm_start(self) -> None:
+        """Store the warm-start event as the first decision of a study that asks for one
+        (:mod:`~slurmhpo.controller.warm_start`); :meth:`_rebuild` then feeds it. Only while
+        the history is empty: once written, the recorded event is what every restart
+        replays, whatever became of the studies it was read from."""
+        if not warm_start_names(self.spec):
+            return
+        with write_session(self.engine) as session:
+            study = get_study(session, self.study_name)
+            if study.last_decision_seq:
+                return
+            event = gather_warm_start(session, self.spec)
+            fed = ", ".join(f"{s['study']} ({s['observations']} results)" for s in event.sources)
+            append_decision(
+                session, study, "warm_start", event.to_dict(), reason=f"model fed by {fed}"
+            )
+        log.info("study %s: warm start from %s", self.study.name, fed)
 
     def _cancel_doomed(self, doomed: Sequence[ActiveJob]) -> None:
         """Cancel the jobs nobody wants any more. While the backend cannot be reached
@@ -559,3 +665,9 @@ class Controller:
             [event_from_dict(p) for p in payloads],
         )
         self._needs_rebuild = False
+
+
+def _submitted_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a just-submitted (or continued) row that the cycle's view must show."""
+    names = ("external_id", "state", "submitted_at", "started_at", "metric_path", "metric_offset")
+    return {name: columns[name] for name in names if name in columns}

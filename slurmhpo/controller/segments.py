@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from slurmhpo.backends.base import Resources, SegmentRequest
+from slurmhpo.control import ENV_HOLD
 from slurmhpo.controller.rundir import RunDir, execution_digest
 from slurmhpo.paths import TrialPaths, write_atomic
 from slurmhpo.study import StudySpec
@@ -83,7 +84,8 @@ def build_request(
     First checks that the study's folder under ``runs_dir`` is ``study``'s and that ``spec``
     runs what was registered (:meth:`RunDir.verify`; :class:`UntrustedStudy` otherwise).
     Writes the trial's config file atomically (the same content every time: the config of a
-    trial never changes) and creates the segment's folder.
+    trial never changes) and creates the segment's folder. A study that continues trials in
+    place tells the job to wait at its target (``SLURMHPO_HOLD_SECONDS``).
     """
     run_dir = RunDir(runs_dir, study.run_key, study.uid, study.name)
     run_dir.verify(execution_digest(spec))
@@ -94,6 +96,8 @@ def build_request(
     context = TrialContext.for_paths(paths, config, start, target, resource_name=spec.resource.name)
     context = replace(context, study=spec.name, metric_file=segment_metric_file(paths, segment))
     env = {**spec.trial.env, **context.to_environ()}
+    if spec.trial.continue_in_place:  # wait at the target for another segment to run
+        env[ENV_HOLD] = repr(spec.trial.hold_seconds)
     workdir = Path(spec.trial.workdir) if spec.trial.workdir else Path.cwd()
     return SegmentRequest(
         job_key=job_key,

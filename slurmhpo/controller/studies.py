@@ -21,6 +21,7 @@ import platformdirs
 from slurmhpo.backends.base import Backend
 from slurmhpo.backends.slurm_queries import SlurmQueries
 from slurmhpo.controller.rundir import RunDir, execution_digest
+from slurmhpo.controller.warm_start import gather_warm_start, warm_start_names
 from slurmhpo.errors import ConfigError, NotFoundError
 from slurmhpo.store import leases, runtime
 from slurmhpo.store.db import write_session
@@ -165,7 +166,14 @@ def register_study(engine: Engine, spec: StudySpec) -> StudySpec:
 
 
 def _create(session: Session, spec: StudySpec) -> None:
-    """Insert the study and claim its run folder; a refused claim rolls the insert back."""
+    """Insert the study and claim its run folder; a refused claim rolls the insert back.
+
+    A warm start is checked first (the studies it names exist and fit this one), so a
+    mistake there stops ``run`` with exit 2 before anything is stored; the controller reads
+    them again, for good, when it first opens the study.
+    """
+    if warm_start_names(spec):
+        gather_warm_start(session, spec)
     study = create_study(
         session, spec.name, spec.to_dict(), spec.objective.metric, spec.objective.mode
     )

@@ -59,7 +59,7 @@ class Submitter:
         fresh = [] if hold else [s for s in segments if s.id not in submitted]
         if fresh:
             try:
-                requests = [self._request(spec, study, s) for s in fresh]
+                requests = [self.request(spec, study, s) for s in fresh]
             except OSError as exc:  # the trial files cannot be written: keep them pending
                 self._no_space(_full_disk(exc) or exc)
                 return submitted
@@ -79,9 +79,10 @@ class Submitter:
             log.info("re-adopted %d job(s) submitted before a restart", len(adopted))
         return adopted
 
-    def _request(
+    def request(
         self, spec: StudySpec, study: StudyIdentity, segment: PendingSegment
     ) -> SegmentRequest:
+        """The backend request of ``segment``, its files written (OSError when they cannot)."""
         return build_request(
             spec,
             self.runs_dir,

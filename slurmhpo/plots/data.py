@@ -12,21 +12,25 @@ when no job was submitted yet). An observation is dated by the trial's own repor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from slurmhpo.store import board
 from slurmhpo.store.db import read_session
-from slurmhpo.store.queries import get_study, list_decisions, study_observations
+from slurmhpo.store.queries import get_study
 from slurmhpo.study import StudySpec
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
-@dataclass(frozen=True)
-class ObservationPoint:
-    """One observation: trial number, resource, objective (NaN/inf kept), seconds since origin."""
+class ObservationPoint(NamedTuple):
+    """One observation: trial number, resource, objective (NaN/inf kept), seconds since origin.
+
+    A named tuple, not a frozen dataclass: a study page builds 100,000 of them, and a frozen
+    dataclass's ``__init__`` costs ten times more.
+    """
 
     trial: int
     resource: int
@@ -34,8 +38,7 @@ class ObservationPoint:
     at: float
 
 
-@dataclass(frozen=True)
-class JobSpan:
+class JobSpan(NamedTuple):
     """When one job ran, in seconds since origin; ``end`` None while it runs."""
 
     trial: int
@@ -45,12 +48,16 @@ class JobSpan:
 
 @dataclass(frozen=True)
 class TrialInfo:
-    """A trial's final state and how often the scheduler resumed (promoted) it."""
+    """A trial's final state, how often the scheduler resumed (promoted) it, and (for the
+    dashboard's table) its bracket, configuration and the highest resource it reached."""
 
     number: int
     state: str
     resumes: int
     jobs: int
+    bracket: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    reached: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,42 +73,49 @@ class StudyData:
     now: float  # seconds since origin of the study's end, else of its last known event
 
 
-def _seconds(when: datetime | None, origin: datetime) -> float | None:
-    return None if when is None else (when - origin).total_seconds()
+def _seconds(when: float | None, origin: float) -> float | None:
+    return None if when is None else when - origin
 
 
 def load_study_data(engine: Engine, name: str) -> StudyData:
-    """Read study ``name`` (NotFoundError if absent); writes nothing."""
+    """Read study ``name`` (NotFoundError if absent); writes nothing. Observations come
+    sorted by trial number, then resource.
+
+    Four column queries (:mod:`slurmhpo.store.board`), whatever the study's size: the
+    dashboard reads every study page through here.
+    """
     with read_session(engine) as session:
         study = get_study(session, name)
         spec = StudySpec.from_dict(study.spec)
-        trials = list(study.trials)
-        all_jobs = [(trial.number, job) for trial in trials for job in trial.jobs]
-        submitted = [job.submitted_at for _, job in all_jobs if job.submitted_at is not None]
-        origin = min(submitted) if submitted else study.created_at
-        resumes: dict[int, int] = {}
-        for decision in list_decisions(session, study):
-            if decision.kind == "resume" and decision.trial_id is not None:
-                resumes[decision.trial_id] = resumes.get(decision.trial_id, 0) + 1
-        infos = {
-            t.number: TrialInfo(t.number, t.state, resumes.get(t.id, 0), len(t.jobs))
-            for t in trials
-        }
-        points = [
-            ObservationPoint(
-                trial.number,
-                obs.resource,
-                obs.objective,
-                _seconds(obs.reported_at or obs.ingested_at, origin) or 0.0,
-            )
-            for trial, obs in study_observations(session, study)
-        ]
-        spans = [
-            JobSpan(number, _seconds(job.started_at, origin) or 0.0, _seconds(job.ended_at, origin))
-            for number, job in all_jobs
-            if job.started_at is not None
-        ]
-        ends = [p.at for p in points] + [s.end for s in spans if s.end is not None]
-        finished = _seconds(study.finished_at, origin)
-        now = finished if finished is not None else max(ends, default=0.0)
-        return StudyData(study.name, spec, study.mode, infos, points, spans, now)
+        trials = board.trial_rows(session, study.id)
+        jobs = board.job_times(session, study.id)
+        observed = board.points(session, study.id)
+        resumes = board.resume_counts(session, study.id)
+    submitted = [job.submitted_at for job in jobs if job.submitted_at is not None]
+    origin = min(submitted) if submitted else study.created_at.timestamp()
+    job_counts = Counter(job.trial for job in jobs)
+    infos = {
+        t.number: TrialInfo(
+            t.number,
+            t.state,
+            resumes.get(t.number, 0),
+            job_counts[t.number],
+            bracket=t.bracket,
+            config=t.config,
+            reached=t.reached_resource,
+        )
+        for t in trials
+    }
+    points = [
+        ObservationPoint(p.trial, p.resource, p.value, _seconds(p.at, origin) or 0.0)
+        for p in observed
+    ]
+    spans = [
+        JobSpan(job.trial, _seconds(job.started_at, origin) or 0.0, _seconds(job.ended_at, origin))
+        for job in jobs
+        if job.started_at is not None
+    ]
+    ends = [p.at for p in points] + [s.end for s in spans if s.end is not None]
+    finished = None if study.finished_at is None else study.finished_at.timestamp() - origin
+    now = finished if finished is not None else max(ends, default=0.0)
+    return StudyData(study.name, spec, study.mode, infos, points, spans, now)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from slurmhpo.plots.data import JobSpan, StudyData, TrialInfo
 from slurmhpo.scheduling import levels as level_rules
 from slurmhpo.states import TrialState
@@ -71,10 +73,20 @@ def study_levels(data: StudyData) -> tuple[str, list[int]]:
 
 def gpu_hours_until(jobs: list[JobSpan], at: float, gpus: int, now: float) -> float:
     """GPU-hours the jobs had used by ``at`` (s since origin)."""
-    seconds = 0.0
-    for job in jobs:
-        end = min(job.end if job.end is not None else now, at)
-        seconds += max(0.0, end - job.start)
+    starts, ends = _job_arrays(jobs, now)
+    return _gpu_hours(starts, ends, at, gpus)
+
+
+def _job_arrays(jobs: list[JobSpan], now: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (a running job: ``now``) of every job, as arrays."""
+    starts = np.array([job.start for job in jobs], dtype=float)
+    ends = np.array([job.end if job.end is not None else now for job in jobs], dtype=float)
+    return starts, ends
+
+
+def _gpu_hours(starts: np.ndarray, ends: np.ndarray, at: float, gpus: int) -> float:
+    # vectorised: the incumbent asks once per improvement, over tens of thousands of jobs
+    seconds = float(np.clip(np.minimum(ends, at) - starts, 0.0, None).sum())
     return seconds * max(gpus, 0) / 3600.0
 
 
@@ -82,13 +94,14 @@ def incumbent(data: StudyData) -> IncumbentSeries:
     better = (lambda a, b: a < b) if data.mode == "min" else (lambda a, b: a > b)
     series = IncumbentSeries([], [], [], [])
     gpus = data.spec.slurm.gpus_per_task
+    starts, ends = _job_arrays(data.jobs, data.now)
     for point in sorted(data.observations, key=lambda p: (p.at, p.trial, p.resource)):
         if not math.isfinite(point.value):
             continue
         if series.values and not better(point.value, series.values[-1]):
             continue
         series.seconds.append(point.at)
-        series.gpu_hours.append(gpu_hours_until(data.jobs, point.at, gpus, data.now))
+        series.gpu_hours.append(_gpu_hours(starts, ends, point.at, gpus))
         series.values.append(point.value)
         series.trials.append(point.trial)
     return series

@@ -20,6 +20,9 @@ Call contract (the controller's side):
   does that); a repeated or older resource is ignored (CONTINUE). Results of a trial that is
   no longer running (a late line after STOP, PAUSE, COMPLETE) are ignored and answered with the
   same action again.
+  ``feasible=False`` says the result broke an outcome constraint (:mod:`slurmhpo.constraints`):
+  it ranks as the worst value wherever the scheduler ranks (exactly as NaN does), and the
+  searcher is told so, to keep it out of its model of good points.
 * ``on_error(trial_id)`` when a running trial's job failed (or ended before reaching its
   target). The trial counts as the worst result at the rung it was running towards (the first
   rung level it had not reached), so rungs waiting for it can complete. Errors for trials that
@@ -32,6 +35,7 @@ so the searcher's pending set only holds trials that are training.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -46,6 +50,7 @@ from slurmhpo.scheduling.types import (
     SchedulingError,
     StartTrial,
     Suggestion,
+    WarmObservation,
 )
 
 
@@ -55,7 +60,13 @@ class Searcher(Protocol):
     def suggest(self, trial_id: int) -> dict[str, Any] | None: ...
 
     def observe(
-        self, trial_id: int, config: dict[str, Any], resource: int, value: float | None
+        self,
+        trial_id: int,
+        config: dict[str, Any],
+        resource: int,
+        value: float | None,
+        *,
+        feasible: bool = True,
     ) -> None: ...
 
     def on_trial_end(self, trial_id: int) -> None: ...
@@ -123,8 +134,15 @@ class Scheduler(ABC):
         ``allow_new=False`` (e.g. the study's max_trials is reached) asks for a resume only.
         """
 
-    def on_result(self, trial_id: int, resource: int, value: float | None) -> Action:
-        """Record a result and say what the trial does next (see the module docstring)."""
+    def on_result(
+        self, trial_id: int, resource: int, value: float | None, *, feasible: bool = True
+    ) -> Action:
+        """Record a result and say what the trial does next (see the module docstring).
+
+        An infeasible result reaches the rungs as ``None`` (the worst value), so every rung
+        scheduler ranks it last without knowing about constraints; the searcher gets the
+        value with ``feasible=False``.
+        """
         rec = self._record(trial_id)
         if isinstance(resource, bool) or not isinstance(resource, int):
             raise SchedulingError(f"resource must be an int, got {resource!r}")
@@ -136,13 +154,27 @@ class Scheduler(ABC):
             return Action.CONTINUE
         rec.last_resource = resource
         if self._observes(rec, resource):
-            self.searcher.observe(trial_id, rec.config, resource, value)
-        action = self._decide(rec, resource, value)
+            self.searcher.observe(trial_id, rec.config, resource, value, feasible=feasible)
+        action = self._decide(rec, resource, value if feasible else None)
         if action is not Action.CONTINUE:
             if rec.status is TrialStatus.RUNNING:  # _decide may have settled it already
                 rec.status = _STATUS_OF[action]
             self.searcher.on_trial_end(trial_id)
         return action
+
+    def warm_start(self, observations: Sequence[WarmObservation]) -> None:
+        """Feed results of earlier studies to the searcher's model, before the first trial.
+
+        They reach the searcher only: no trial record, no rung, nothing the budget counts, so
+        the scheduler decides on this study's own results as if they were not there. A
+        searcher without a model (``warm_start`` method) cannot take them.
+        """
+        if self._trials:
+            raise SchedulingError("a warm start must come before the first trial")
+        feed = getattr(self.searcher, "warm_start", None)
+        if feed is None:
+            raise SchedulingError(f"the {type(self.searcher).__name__} has no model to warm-start")
+        feed(observations)
 
     def on_error(self, trial_id: int) -> None:
         """A running trial failed: it counts as worst at the rung it was running towards."""

@@ -13,7 +13,17 @@ suggestion that differs from the recorded one (different seed, code or event ord
 Dict form (JSON-friendly; NaN and +-inf survive as the strings "nan", "inf", "-inf"):
 ``{"event": "suggested", "suggestion": {...}}``,
 ``{"event": "result", "trial_id": 3, "resource": 9, "value": 0.31, "action": "pause"}``,
-``{"event": "failed", "trial_id": 3}``. ``action`` is optional: when present, replay checks it.
+``{"event": "failed", "trial_id": 3}``,
+``{"event": "warm_start", "sources": [{"study": "old", "uid": "...", "observations": 40}],
+"observations": [{"config": {...}, "resource": 9, "value": 0.4}, ...]}`` (each observation
+with ``"feasible": false`` when it broke a constraint). ``action`` is optional: when present,
+replay checks it.
+
+A warm start is recorded as the study's first event, with the observations themselves, not a
+reference to the studies they came from: those may grow, be deleted or be re-created under the
+same name, while the history must replay exactly what the searcher was fed.
+A result that broke an outcome constraint carries ``"feasible": false``; the key is absent
+otherwise, so histories of studies without constraints are exactly as before.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from slurmhpo.scheduling.types import (
     SchedulingError,
     StartTrial,
     Suggestion,
+    WarmObservation,
     suggestion_from_dict,
     suggestion_to_dict,
 )
@@ -52,6 +63,7 @@ class Result:
     resource: int
     value: float | None
     action: Action | None = None
+    feasible: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -62,6 +74,8 @@ class Result:
         }
         if self.action is not None:
             out["action"] = self.action.value
+        if not self.feasible:
+            out["feasible"] = False
         return out
 
 
@@ -73,7 +87,42 @@ class Failed:
         return {"event": "failed", "trial_id": self.trial_id}
 
 
-Event = Suggested | Result | Failed
+@dataclass(frozen=True)
+class WarmStarted:
+    """The searcher was fed ``observations`` of earlier studies (``sources`` says which)."""
+
+    observations: tuple[WarmObservation, ...]
+    sources: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": "warm_start",
+            "sources": [dict(s) for s in self.sources],
+            "observations": [_warm_to_dict(o) for o in self.observations],
+        }
+
+
+def _warm_to_dict(o: WarmObservation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "config": dict(o.config),
+        "resource": o.resource,
+        "value": encode_value(o.value),
+    }
+    if not o.feasible:
+        out["feasible"] = False
+    return out
+
+
+def _warm_from_dict(d: dict[str, Any]) -> WarmObservation:
+    return WarmObservation(
+        dict(d["config"]),
+        int(d["resource"]),
+        decode_value(d["value"]),
+        d.get("feasible", True) is not False,
+    )
+
+
+Event = Suggested | Result | Failed | WarmStarted
 
 
 def encode_value(value: float | None) -> float | str | None:
@@ -101,9 +150,16 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         return Suggested(suggestion_from_dict(d["suggestion"]))
     if kind == "result":
         action = Action(d["action"]) if d.get("action") is not None else None
-        return Result(int(d["trial_id"]), int(d["resource"]), decode_value(d["value"]), action)
+        feasible = d.get("feasible", True) is not False
+        value = decode_value(d["value"])
+        return Result(int(d["trial_id"]), int(d["resource"]), value, action, feasible)
     if kind == "failed":
         return Failed(int(d["trial_id"]))
+    if kind == "warm_start":
+        return WarmStarted(
+            tuple(_warm_from_dict(o) for o in d["observations"]),
+            tuple(dict(s) for s in d.get("sources", ())),
+        )
     raise SchedulingError(f"unknown event kind {kind!r}")
 
 
@@ -126,7 +182,9 @@ def rebuild(
             _replay_suggest(scheduler, event.suggestion, spare, index)
             spare -= 1
         elif isinstance(event, Result):
-            action = scheduler.on_result(event.trial_id, event.resource, event.value)
+            action = scheduler.on_result(
+                event.trial_id, event.resource, event.value, feasible=event.feasible
+            )
             if event.action is not None and action is not event.action:
                 raise ReplayMismatch(
                     f"event {index}: trial {event.trial_id} at {event.resource} was "
@@ -134,6 +192,8 @@ def rebuild(
                 )
         elif isinstance(event, Failed):
             scheduler.on_error(event.trial_id)
+        elif isinstance(event, WarmStarted):
+            scheduler.warm_start(event.observations)
         else:
             raise SchedulingError(f"event {index} is not an event: {event!r}")
     return scheduler

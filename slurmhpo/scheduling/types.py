@@ -85,3 +85,17 @@ def ranking_key(value: float | None, mode: Mode) -> float:
     if value is None or not math.isfinite(value):  # is_bad_value, spelled out for mypy
         return math.inf
     return value if mode == "min" else -value
+
+
+@dataclass(frozen=True)
+class WarmObservation:
+    """A result of an earlier study, fed to a warm-started searcher's model.
+
+    It informs the model only: it is no trial of the new study, is in none of its rungs and
+    spends none of its budget. ``feasible`` is judged with the NEW study's constraints.
+    """
+
+    config: dict[str, Any]
+    resource: int
+    value: float | None
+    feasible: bool = True

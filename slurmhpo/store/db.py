@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -84,7 +85,8 @@ def _without_credentials(text: str) -> str:
 
 
 def display_url(url: URL | str) -> str:
-    """The URL as shown in messages, reprs and logs: password hidden (``***``).
+    """The URL as shown in messages, reprs and logs: password hidden (``***``); a read-only
+    SQLite engine's ``file:...?mode=ro`` URI as the plain ``sqlite:///PATH`` it came from.
 
     A string that does not parse as a URL is shown without what precedes its last ``@``.
     """
@@ -93,6 +95,10 @@ def display_url(url: URL | str) -> str:
             url = make_url(url)
         except (ArgumentError, ValueError):
             return _without_credentials(url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database.startswith("file:"):
+        # a read-only engine's URI (see _readonly_sqlite_url): shown as the file it opens
+        return f"sqlite:///{unquote(database.removeprefix('file:'))}"
     return url.render_as_string(hide_password=True)
 
 
@@ -141,12 +147,23 @@ def _install_sqlite_hooks(engine: Engine, *, readonly: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _readonly_sqlite_url(url: URL, path: Path) -> URL:
+    """``url`` as a SQLite URI that opens ``path`` with ``mode=ro``.
+
+    The path is percent-quoted, so a ``#`` or space in a folder name reaches SQLite as itself.
+    """
+    database = "file:" + quote(str(path.expanduser().resolve()))
+    return url.set(database=database, query={**url.query, "mode": "ro", "uri": "true"})
+
+
 def make_engine(url: str | URL | None = None, *, readonly: bool = False) -> Engine:
     """An engine for ``url`` (see :func:`resolve_url`).
 
-    ``readonly=True`` never creates anything: a missing SQLite file raises NotFoundError, and
-    PostgreSQL sessions run with ``default_transaction_read_only``. Otherwise a missing SQLite
-    file is created private to the user.
+    ``readonly=True`` never creates anything: a missing SQLite file raises NotFoundError, the
+    file is opened in SQLite's own read-only mode (``mode=ro``: the driver refuses any write,
+    whatever the code above it does), and PostgreSQL sessions run with
+    ``default_transaction_read_only``. Otherwise a missing SQLite file is created private to
+    the user.
     """
     parsed = resolve_url(url)
     path = sqlite_path(parsed)
@@ -156,7 +173,9 @@ def make_engine(url: str | URL | None = None, *, readonly: bool = False) -> Engi
                 f"database {path} does not exist; create it with: "
                 f"slurmhpo db upgrade --db {display_url(parsed)}"
             )
-        if not readonly:
+        if readonly:
+            parsed = _readonly_sqlite_url(parsed, path)
+        else:
             _create_private_file(path)
     connect_args: dict[str, Any] = {}
     if readonly and parsed.get_backend_name() == "postgresql":

@@ -50,7 +50,16 @@ TRIAL_STATES = tuple(state.value for state in TrialState)
 JOB_STATES = tuple(state.value for state in JobRowState)
 ACTIVE_JOB_STATES = tuple(state.value for state in ACTIVE_STATES)
 JOB_BACKENDS = ("slurm", "local", "simulated")
-DECISION_KINDS = ("start", "resume", "continue", "pause", "stop", "fail", "complete")
+DECISION_KINDS = (
+    "start",
+    "resume",
+    "continue",
+    "pause",
+    "stop",
+    "fail",
+    "complete",
+    "warm_start",
+)
 VALUE_KINDS = ("finite", "nan", "+inf", "-inf")
 MODES = ("min", "max")
 

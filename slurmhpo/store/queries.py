@@ -8,6 +8,9 @@ Ranking (``best_trial``, ``list_trials(sort="metric")``, ``rung``): finite value
 by the study's mode; NaN and infinities (diverged runs) rank after every finite value, ties by
 trial number. Trials compare at the highest resource they reached: a trial trained further
 ranks above one stopped earlier, since values at different budgets are not comparable.
+In a study with outcome constraints (:mod:`slurmhpo.constraints`), a trial whose result at
+that resource breaks one is never ``best_trial``, and ``list_trials(sort="metric")`` puts it
+after every feasible trial (its order among the infeasible ones is the ranking above).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from slurmhpo.constraints import Constraint, feasible, parse_constraints
 from slurmhpo.errors import ConfigError, NotFoundError, StoreError
 from slurmhpo.store.db import dialect_insert
 from slurmhpo.store.models import (
@@ -184,6 +188,26 @@ def _summaries(rows: Iterable[Any]) -> list[TrialSummary]:
     return out
 
 
+def study_constraints(study: Study) -> tuple[Constraint, ...]:
+    """The outcome constraints of a stored study (validated when it was registered)."""
+    raw = study.spec.get("constraints") or []
+    resource = study.spec.get("resource")
+    name = resource.get("name", "") if isinstance(resource, dict) else ""
+    return parse_constraints(raw, resource_name=name)
+
+
+def _feasible_first(
+    rows: Iterable[Any], constraints: tuple[Constraint, ...]
+) -> list[tuple[Any, Any, Any]]:
+    """``(trial, value, kind)`` rows whose metrics meet ``constraints``, then the others,
+    each part in its incoming order."""
+    feasible_rows, others = [], []
+    for trial, value, kind, metrics in rows:
+        ok = metrics is not None and feasible(constraints, metrics)
+        (feasible_rows if ok else others).append((trial, value, kind))
+    return feasible_rows + others
+
+
 def list_trials(
     session: Session,
     study: Study,
@@ -203,16 +227,31 @@ def list_trials(
     if state is not None:
         query = query.where(Trial.state == state)
     query = query.order_by(*(_metric_order(study) if sort == "metric" else [Trial.number]))
+    constraints = study_constraints(study) if sort == "metric" else ()
+    if constraints:
+        rows = _feasible_first(session.execute(query.add_columns(Observation.metrics)), constraints)
+        return _summaries(rows[:top] if top is not None else rows)
     if top is not None:
         query = query.limit(top)
     return _summaries(session.execute(query))
 
 
 def best_trial(session: Session, study: Study) -> TrialSummary | None:
-    """The best trial with at least one observation (see the module's ranking), or None."""
+    """The best trial with at least one observation (see the module's ranking), or None.
+
+    With outcome constraints: the best trial whose result at its highest resource meets
+    them, or None when no trial's does (rows are read in rank order until one does).
+    """
     query = _ranked(study.id).where(Trial.reached_resource.is_not(None))
-    found = _summaries(session.execute(query.order_by(*_metric_order(study)).limit(1)))
-    return found[0] if found else None
+    query = query.order_by(*_metric_order(study))
+    constraints = study_constraints(study)
+    if not constraints:
+        found = _summaries(session.execute(query.limit(1)))
+        return found[0] if found else None
+    for trial, value, kind, metrics in session.execute(query.add_columns(Observation.metrics)):
+        if feasible(constraints, metrics):
+            return _summaries([(trial, value, kind)])[0]
+    return None
 
 
 def summarize_trial(session: Session, trial: Trial) -> TrialSummary:

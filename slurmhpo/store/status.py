@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from slurmhpo.store.models import Decision, Job, Observation, Trial, UTCDateTime, server_now
+from slurmhpo.store.models import (
+    Decision,
+    Job,
+    Observation,
+    Study,
+    Trial,
+    UTCDateTime,
+    server_now,
+)
 
 
 def server_time(session: Session) -> datetime:
@@ -57,6 +66,16 @@ def rung_occupancy(
     return {(bracket, int(resource)): int(n) for bracket, resource, n in rows}
 
 
+def last_activity(session: Session, study_id: int) -> datetime | None:
+    """The latest change to a trial (a state change, a new reached resource) or the latest
+    observation ingested, by the DB server's clock; None for a study with no trial."""
+    trial = session.scalar(select(func.max(Trial.updated_at)).where(Trial.study_id == study_id))
+    observed = session.scalar(
+        select(func.max(Observation.ingested_at)).where(Observation.study_id == study_id)
+    )
+    return max((t for t in (trial, observed) if t is not None), default=None)
+
+
 def latest_decisions(
     session: Session, study_id: int, limit: int = 10
 ) -> list[tuple[Decision, int | None]]:
@@ -69,3 +88,28 @@ def latest_decisions(
         .limit(limit)
     )
     return [(decision, number) for decision, number in rows]
+
+
+def change_marker(session: Session, study_id: int) -> list[Any]:
+    """Values that change whenever anything a study page shows changes: the study row (state,
+    decision count), trials (latest update), observations (count, newest id) and job states.
+
+    A handful of index-backed aggregates, so a page can poll it every few seconds and fetch
+    the whole study again only when it moved.
+    """
+    study = session.execute(
+        select(Study.state, Study.last_decision_seq, Study.updated_at).where(Study.id == study_id)
+    ).one_or_none()
+    trial = session.scalar(select(func.max(Trial.updated_at)).where(Trial.study_id == study_id))
+    observed = session.execute(
+        select(func.count(Observation.id), func.max(Observation.id)).where(
+            Observation.study_id == study_id
+        )
+    ).one()
+    jobs = sorted(job_state_counts(session, study_id).items())
+    return [
+        None if study is None else [study[0], study[1], study[2].isoformat()],
+        None if trial is None else trial.isoformat(),
+        list(observed),
+        [list(pair) for pair in jobs],
+    ]

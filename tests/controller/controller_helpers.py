@@ -39,8 +39,10 @@ def study_toml(
     script: Path = TOY,
     env: dict[str, str] | None = None,
     initial_configs: list[dict[str, Any]] | None = None,
+    trial_options: dict[str, Any] | None = None,
 ) -> Path:
-    """A study over ``script`` (the toy trial unless told), files under ``tmp_path``.
+    """A study over ``script`` (the toy trial unless told), files under ``tmp_path``;
+    ``trial_options`` are more keys of the [trial] table.
 
     The one writer of study files for every test suite (tests/slurm, tests/handover, ...
     wrap it with their own defaults), so a change to the study format is made once.
@@ -64,6 +66,7 @@ def study_toml(
         f"workdir = {toml_value(str(tmp_path))}",
         f"max_retries = {max_retries}",
         *([f"env = {toml_value(env)}"] if env else []),
+        *(f"{key} = {toml_value(value)}" for key, value in (trial_options or {}).items()),
         "[slurm]",
         *(f"{key} = {toml_value(value)}" for key, value in (slurm or {}).items()),
         "[space]",

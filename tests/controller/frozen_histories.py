@@ -47,8 +47,13 @@ FROZEN_METHODS = (
 )
 
 
-def record(method_name: str) -> list[dict[str, Any]]:
-    """Run the method's small simulated study; its decision log as kind/payload/reason dicts."""
+def record(method_name: str, *, continue_in_place: bool = False) -> list[dict[str, Any]]:
+    """Run the method's small simulated study; its decision log as kind/payload/reason dicts.
+
+    ``continue_in_place`` runs the same study with ``[trial] continue_in_place``: with no
+    queue wait a job handed its next segment starts it when a new job would, so the
+    decisions must be the same.
+    """
     task = get_task(TASK, r_max=27)
     method = METHODS[method_name]
     with tempfile.TemporaryDirectory(prefix="slurmhpo-frozen-") as tmp:
@@ -56,7 +61,9 @@ def record(method_name: str) -> list[dict[str, Any]]:
         engine = make_engine(f"sqlite:///{root / 'frozen.db'}")
         try:
             Base.metadata.create_all(engine)
-            spec = study_spec(task, method, SEED, WORKERS, BUDGET_SECONDS, root, MAX_TRIALS)
+            spec = study_spec(
+                task, method, SEED, WORKERS, BUDGET_SECONDS, root, MAX_TRIALS, continue_in_place
+            )
             spec = register_study(engine, spec)
             clock = SimClock(deadline=BUDGET_SECONDS)
             wake = method.wake_resources(task.r_min, task.r_max)

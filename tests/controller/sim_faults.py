@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from slurmhpo.backends.base import JobState, JobStatus, SegmentRequest
+from slurmhpo.backends.queue_wait import parse_queue_wait
 from slurmhpo.backends.simulated import SimClock, SimulatedBackend
 from slurmhpo.bench.harness import study_spec
 from slurmhpo.bench.registry import get_task
@@ -106,15 +107,21 @@ def sim_study(
     max_trials: int = 4,
     budget_seconds: float = 1e6,
     max_retries: int = 2,
+    continue_in_place: bool = False,
+    queue_wait: str = "0",
 ) -> SimStudy:
-    """A fresh SQLite database with one registered simulated study."""
+    """A fresh SQLite database with one registered simulated study (``queue_wait``: each
+    submitted job's wait, :mod:`slurmhpo.backends.queue_wait`)."""
     task = get_task(TASK, r_max=R_MAX)
     engine = make_engine(f"sqlite:///{root / 'faults.db'}")
     Base.metadata.create_all(engine)
-    spec = study_spec(task, METHODS[method], 0, workers, budget_seconds, root, max_trials)
+    spec = study_spec(
+        task, METHODS[method], 0, workers, budget_seconds, root, max_trials, continue_in_place
+    )
     data = spec.to_dict()
     data["trial"] = {**data["trial"], "max_retries": max_retries}
     spec = register_study(engine, StudySpec.from_dict(data))
     clock = SimClock(deadline=budget_seconds)
-    backend = FaultyBackend(SimulatedBackend(task, clock, workers))
+    waits = parse_queue_wait(queue_wait, seed=0)
+    backend = FaultyBackend(SimulatedBackend(task, clock, workers, queue_wait=waits))
     return SimStudy(engine, spec, clock, backend, root)

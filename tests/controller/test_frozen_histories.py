@@ -49,3 +49,9 @@ def test_stored_history_replays(method_name: str, tmp_path) -> None:
 def test_same_study_decides_the_same(method_name: str) -> None:
     """The controller and scheduler of today decide exactly as the frozen run did."""
     assert record(method_name) == _frozen(method_name)
+
+
+@pytest.mark.parametrize("method_name", FROZEN_METHODS)
+def test_continuing_in_place_decides_the_same(method_name: str) -> None:
+    """With no queue wait, handing segments to waiting jobs changes no decision."""
+    assert record(method_name, continue_in_place=True) == _frozen(method_name)

@@ -15,7 +15,8 @@ temporary SQLite database and a toy study named ``digits-mlp``, with these subst
 Which study an example meets depends on what it does (see ``route``): read-only commands a
 finished study; operator commands (pause, resume, ...) a registered study that no controller
 drives, so each is queued; ``--watch`` runs on a pseudo-terminal for two frames, then Ctrl-C;
-a daemon without ``--exit-when-idle`` runs until it drives the study, then SIGTERM. The
+a daemon without ``--exit-when-idle`` runs until it drives the study, then SIGTERM;
+``dashboard`` serves until its ``/api/status`` answers with the study, then Ctrl-C. The
 quickstart (docs/quickstart.md) runs in its own order, against a live study, on the local
 backend and on the local Slurm cluster; ``submit-controller`` only on Slurm.
 
@@ -33,6 +34,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,8 @@ def route(example: Example) -> str:
         return "watch"
     if words[1] == "daemon" and not {"--print-systemd-unit", "--exit-when-idle"} & set(words):
         return "until-signal"
+    if words[1] == "dashboard":
+        return "serve"
     if words[1] in LIFECYCLE or words[1] in {"run", "daemon"}:
         return "registered"
     if words[1] == "submit":
@@ -211,6 +215,9 @@ def test_example_runs(example: Example, world: DocsWorld, tmp_path: Path) -> Non
         assert code == 0, screen
         assert screen.count("\x1b[H\x1b[2J") >= 2 and "digits-mlp" in screen, screen
         return
+    if kind == "serve":
+        serve_until_answered(command, env, tmp_path)
+        return
     if kind == "until-signal":
         log = tmp_path / "out.log"
         proc = start(command, env, tmp_path, log)
@@ -228,6 +235,29 @@ def test_example_runs(example: Example, world: DocsWorld, tmp_path: Path) -> Non
     if example.words[1] == "daemon" and "--exit-when-idle" in example.words:
         status = shell("slurmhpo status digits-mlp --json", env, tmp_path)
         assert json.loads(status.stdout)["study"]["state"] == "finished", status.stdout
+
+
+def serve_until_answered(command: str, env: dict[str, str], cwd: Path) -> None:
+    """Start a ``slurmhpo dashboard`` example, read its ``/api/status`` (which must list
+    digits-mlp), then Ctrl-C it: it must exit 0."""
+    log = cwd / "dashboard.log"
+    match = re.search(r"--port\s+(\d+)", command)
+    port = match.group(1) if match else "8765"
+    proc = start(command, env, cwd, log)
+    try:
+        wait_for("the dashboard to listen", lambda: "dashboard on" in log.read_text())
+
+        def answered() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=10) as r:
+                    return "digits-mlp" in [s["name"] for s in json.load(r)["studies"]]
+            except OSError:
+                return False
+
+        wait_for("the dashboard to list digits-mlp", answered)
+    finally:
+        code = stop(proc, signal.SIGINT)
+    assert code == 0, log.read_text()
 
 
 def _log_text(command: str, world: DocsWorld, fallback: Path) -> str:
@@ -288,6 +318,8 @@ def run_quickstart(study: Path, tmp_path: Path, env: dict[str, str]) -> list[str
         elif "--watch" in example.words:
             code, screen = watch_in_pty(command, env, tmp_path)
             assert code == 0 and screen.count("\x1b[H\x1b[2J") >= 2, screen
+        elif sub == "dashboard":
+            serve_until_answered(command, env, tmp_path)
         else:
             if sub in {"best", "trials", "trial", "plot", "export"} and controller is not None:
                 assert controller.wait(timeout=600) == 0, (tmp_path / "controller.log").read_text()

@@ -33,7 +33,15 @@ class CheapSearcher:
     def suggest(self, trial_id: int) -> dict[str, Any]:
         return {"x": float(self.rng.random())}
 
-    def observe(self, trial_id: int, config: dict, resource: int, value: float | None) -> None:
+    def observe(
+        self,
+        trial_id: int,
+        config: dict,
+        resource: int,
+        value: float | None,
+        *,
+        feasible: bool = True,
+    ) -> None:
         pass
 
     def on_trial_end(self, trial_id: int) -> None:

@@ -34,6 +34,7 @@ class FakeSearcher:
         self.pending: set[int] = set()
         self.ended: set[int] = set()
         self.observed: list[tuple[int, int, float | None]] = []
+        self.infeasible: list[tuple[int, int]] = []
         self.count = 0
 
     def suggest(self, trial_id: int) -> dict[str, Any] | None:
@@ -43,8 +44,18 @@ class FakeSearcher:
         self.pending.add(trial_id)
         return {"x": float(self.rng.random())}
 
-    def observe(self, trial_id: int, config: dict, resource: int, value: float | None) -> None:
+    def observe(
+        self,
+        trial_id: int,
+        config: dict,
+        resource: int,
+        value: float | None,
+        *,
+        feasible: bool = True,
+    ) -> None:
         self.observed.append((trial_id, resource, value))
+        if not feasible:
+            self.infeasible.append((trial_id, resource))
 
     def on_trial_end(self, trial_id: int) -> None:
         self.pending.discard(trial_id)
@@ -102,8 +113,15 @@ def run_study(
     fail_rate: float = 0.0,
     seed: int = 0,
     duration: Callable[[dict], float] = lambda c: 1.0 + c["x"],
+    infeasible: Callable[[dict], bool] = lambda c: False,
+    as_none: bool = False,
 ) -> Outcome:
-    """Run until no worker has work; every call is checked against the contract."""
+    """Run until no worker has work; every call is checked against the contract.
+
+    Results of configs ``infeasible`` says yes to are reported with ``feasible=False``, or,
+    with ``as_none``, as the value None (feasible): the reference an infeasible result must
+    be decided like.
+    """
     env = np.random.default_rng(seed)  # the cluster's randomness (failures), not the method's
     out = Outcome()
     heap: list[tuple[float, int, int]] = []  # (time, seq, worker)
@@ -151,9 +169,12 @@ def run_study(
             idle.append(worker)
             continue
         job.resource += 1
-        value = curve(job.config, job.resource)
-        action = sched.on_result(job.trial_id, job.resource, value)
-        out.events.append(Result(job.trial_id, job.resource, value, action))
+        value: float | None = curve(job.config, job.resource)
+        ok = not infeasible(job.config)
+        if as_none and not ok:
+            value, ok = None, True
+        action = sched.on_result(job.trial_id, job.resource, value, feasible=ok)
+        out.events.append(Result(job.trial_id, job.resource, value, action, ok))
         _check_action(job, action, levels)
         if action is Action.CONTINUE:
             seq += 1

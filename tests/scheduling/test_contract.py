@@ -150,6 +150,46 @@ def test_rebuilt_scheduler_decides_like_the_uninterrupted_one(name: str) -> None
     assert replay_rest.rung_table() == sched.rung_table()
 
 
+def _decisions(out) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """What a scheduler decided, without the values it was given."""
+    return [
+        ("suggest", e.suggestion) if isinstance(e, Suggested) else
+        ("result", e.trial_id, e.resource, e.action) if isinstance(e, Result) else
+        ("failed", e.trial_id)
+        for e in out.events
+    ]  # fmt: skip
+
+
+def _best_break_the_constraint(config: dict) -> bool:
+    return config["x"] < 0.3  # the configs that would rank first if they counted
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_infeasible_results_are_decided_as_the_worst_value(name: str) -> None:
+    """Every scheduler decides on an infeasible result as on a missing value (worst), and
+    its searcher is told which results were infeasible; a restart replays them exactly."""
+    levels = FACTORIES[name][1]
+    sched, searcher = build(name, seed=5)
+    flagged = run_study(
+        sched, levels, max_starts=30, fail_rate=0.03, seed=5,
+        infeasible=_best_break_the_constraint,
+    )  # fmt: skip
+    as_none = run_study(
+        build(name, seed=5)[0], levels, max_starts=30, fail_rate=0.03, seed=5,
+        infeasible=_best_break_the_constraint, as_none=True,
+    )  # fmt: skip
+    assert _decisions(flagged) == _decisions(as_none)
+    assert any(not e.feasible for e in flagged.events if isinstance(e, Result))
+    assert searcher.infeasible, "the searcher must hear which results were infeasible"
+    if name != "fifo":  # FIFO ranks nothing: its decisions cannot depend on the constraint
+        ignored = run_study(build(name, seed=5)[0], levels, max_starts=30, fail_rate=0.03, seed=5)
+        assert _decisions(ignored) != _decisions(flagged)
+    wire = [event_from_dict(e.to_dict()) for e in flagged.events]
+    assert wire == flagged.events
+    again = rebuild(lambda: build(name, seed=5)[0], wire)
+    assert again.rung_table() == sched.rung_table()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_decisions_other_seed_other_configs(name: str) -> None:
     first = run_study(build(name, seed=11)[0], FACTORIES[name][1], max_starts=20, seed=1)
@@ -298,3 +338,32 @@ def test_allow_new_false_only_resumes_and_otherwise_touches_nothing(name: str) -
     assert out.starts == 30
     if "promotion" in name or name.startswith(("sync", "adaptive")):
         assert out.resumes > 0, "promotions go on after the last start"
+
+
+@pytest.mark.parametrize("table", FACTORY_TABLES, ids=lambda t: "-".join(map(str, t.values())))
+def test_factory_built_schedulers_replay_infeasible_results_exactly(table: dict) -> None:
+    """With real searchers (the KDE keeps infeasible results out of its good set), a history
+    with infeasible results rebuilds the same scheduler; read without its feasible flags,
+    it is a different history (for every scheduler that ranks)."""
+    from slurmhpo.scheduling.factory import make_scheduler
+    from slurmhpo.space import SearchSpace
+
+    space = SearchSpace.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+    spec = {
+        "objective": {"metric": "loss", "mode": "min"},
+        "resource": {"name": "epoch", "min": R_MIN, "max": R_MAX},
+        "scheduler": table,
+    }
+    levels = LEVELS if table["type"] not in ("median", "fifo") else [R_MAX]
+    sched = make_scheduler(spec, space, seed=3)
+    out = run_study(sched, levels, max_starts=45, seed=4, infeasible=_best_break_the_constraint)
+    wire = [event_from_dict(e.to_dict()) for e in out.events]
+    again = rebuild(lambda: make_scheduler(spec, space, seed=3), wire)
+    assert again.rung_table() == sched.rung_table()
+    if table["type"] != "fifo":
+        flags_dropped = [
+            Result(e.trial_id, e.resource, e.value, e.action) if isinstance(e, Result) else e
+            for e in wire
+        ]
+        with pytest.raises(SchedulingError):
+            rebuild(lambda: make_scheduler(spec, space, seed=3), flags_dropped)

@@ -48,6 +48,7 @@ def slurm_study_toml(
     max_retries: int = 2,
     script: Path = TOY,
     initial_configs: list[dict[str, Any]] | None = None,
+    trial_options: dict[str, Any] | None = None,
 ) -> Path:
     """A study over ``script`` on the Slurm backend, one fake GPU per job, files in tmp_path
     (controller_helpers.study_toml with this suite's defaults: 4 trials at a time).
@@ -68,6 +69,7 @@ def slurm_study_toml(
         max_retries=max_retries,
         script=script,
         initial_configs=initial_configs,
+        trial_options=trial_options,
         slurm={**slurm, "time_min": time_min},
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from slurmhpo.errors import ConfigError, NotFoundError, StoreError
 from slurmhpo.store import queries as q
@@ -133,3 +134,23 @@ def test_a_server_error_names_the_database_without_the_password() -> None:
     with pytest.raises(StoreError) as info, read_session(engine) as s:
         q.list_studies(s)
     assert "s3cret-pw" not in str(info.value) and "postgres:***@127.0.0.1:1" in str(info.value)
+
+
+def test_readonly_sqlite_engine_is_refused_writes_by_the_driver(tmp_path: Path) -> None:
+    folder = tmp_path / "odd name #1"  # quoted in the URI, where "#" would end the file name
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'ro.db'}"
+    writer = make_engine(url)
+    with writer.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    reader = make_engine(url, readonly=True)
+    assert display_url(reader.url) == f"sqlite:///{(folder / 'ro.db').resolve()}"
+    try:
+        with reader.connect() as conn:
+            assert conn.exec_driver_sql("SELECT x FROM t").scalar_one() == 1
+            with pytest.raises(OperationalError, match="readonly"):
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+    finally:
+        reader.dispose()
+        writer.dispose()

@@ -182,10 +182,52 @@ def _check_0003(engine: Engine) -> None:
     _check_0002(engine)
 
 
+def _rows_0004(conn: Connection) -> None:
+    """The 0003 rows plus a ``warm_start`` decision, the kind 0004 allows."""
+    _rows_0003(conn)
+    tables = MetaData()
+    tables.reflect(conn)
+    conn.execute(
+        tables.tables["decisions"].insert(),
+        [
+            {
+                "study_id": 1, "trial_id": None, "seq": 2, "kind": "warm_start",
+                "payload": {"event": "warm_start", "sources": [], "observations": []},
+                "reason": None, "created_at": T1,
+            }
+        ],
+    )  # fmt: skip
+
+
+def _check_0004(engine: Engine) -> None:
+    """The 0004 row set: the 0003 rows and the warm-start decision after the first one."""
+    with read_session(engine) as s:
+        kinds = [d.kind for d in q.list_decisions(s, q.get_study(s, "old"))]
+    assert kinds == ["pause", "warm_start"]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM decisions WHERE kind = 'warm_start'")
+    _check_0003(engine)
+
+
+def test_0003_refuses_a_warm_start_decision_and_0004_accepts_it(db_url: str) -> None:
+    """The CHECK on decisions.kind is what 0004 widens; without it the kind is refused."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0003")
+        with pytest.raises(Exception, match=r"(?i)check|constraint"), engine.begin() as conn:
+            _rows_0004(conn)
+        upgrade(engine)
+        with engine.begin() as conn:
+            _rows_0004(conn)
+    finally:
+        engine.dispose()
+
+
 ROW_SETS: dict[str, tuple[Callable[[Connection], None], Callable[[Engine], None]]] = {
     "0001": (_rows_0001, _check_0001),
     "0002": (_rows_0002, _check_0002),
     "0003": (_rows_0003, _check_0003),
+    "0004": (_rows_0004, _check_0004),
 }
 
 

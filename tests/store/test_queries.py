@@ -266,3 +266,32 @@ def test_concurrent_decision_appends_get_distinct_gap_free_seqs(
         e.dispose()
     assert errors == []
     assert sorted(seqs) == list(range(1, 41))
+
+
+def test_best_and_metric_order_skip_results_that_break_a_constraint(engine: Engine) -> None:
+    """The incumbent is the best trial whose result at its highest resource meets the
+    constraints; a missing constrained metric counts as breaking it."""
+    spec = {**SPEC, "resource": {"name": "epoch"}, "constraints": ["mem <= 40.0"]}
+    with write_session(engine) as s:
+        st = q.create_study(s, "c", spec, "loss", "min")
+        for loss, metrics in [(0.1, {"mem": 50.0}), (0.3, {"mem": 40.0}), (0.2, {}), (0.4, {})]:
+            trial = q.add_trial(s, st, {"lr": loss})
+            q.record_observations(s, trial, [q.Report(3, loss, {"loss": loss, **metrics})])
+    with read_session(engine) as s:
+        st = q.get_study(s, "c")
+        best = q.best_trial(s, st)
+        assert best is not None and (best.trial.number, best.value) == (1, 0.3)
+        ranked = q.list_trials(s, st, sort="metric")
+        assert [t.value for t in ranked] == [0.3, 0.1, 0.2, 0.4]
+        assert [t.value for t in q.list_trials(s, st, sort="metric", top=2)] == [0.3, 0.1]
+        assert [t.value for t in q.list_trials(s, st)] == [0.1, 0.3, 0.2, 0.4]
+
+
+def test_no_feasible_result_means_no_incumbent(engine: Engine) -> None:
+    spec = {**SPEC, "resource": {"name": "epoch"}, "constraints": ["mem <= 40.0"]}
+    with write_session(engine) as s:
+        st = q.create_study(s, "c", spec, "loss", "min")
+        trial = q.add_trial(s, st, {"lr": 0.1})
+        q.record_observations(s, trial, [q.Report(3, 0.1, {"loss": 0.1, "mem": 41.0})])
+    with read_session(engine) as s:
+        assert q.best_trial(s, q.get_study(s, "c")) is None

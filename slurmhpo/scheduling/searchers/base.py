@@ -36,9 +36,19 @@ class Searcher(Protocol):
         ...
 
     def observe(
-        self, trial_id: int, config: dict[str, Any], resource: int, value: float | None
+        self,
+        trial_id: int,
+        config: dict[str, Any],
+        resource: int,
+        value: float | None,
+        *,
+        feasible: bool = True,
     ) -> None:
-        """Trial ``trial_id`` reported ``value`` at ``resource``; None/NaN/inf rank as worst."""
+        """Trial ``trial_id`` reported ``value`` at ``resource``; None/NaN/inf rank as worst.
+
+        ``feasible=False``: the result broke an outcome constraint; a model must not count
+        it among the good points, whatever its value.
+        """
         ...
 
     def on_trial_end(self, trial_id: int) -> None:
@@ -138,11 +148,17 @@ class BaseSearcher:
         return dict(config)
 
     def observe(
-        self, trial_id: int, config: dict[str, Any], resource: int, value: float | None
+        self,
+        trial_id: int,
+        config: dict[str, Any],
+        resource: int,
+        value: float | None,
+        *,
+        feasible: bool = True,
     ) -> None:
         """See :class:`Searcher`; configs of trials this searcher did not suggest are welcome."""
         self.seen.add(config_key(config))
-        self._record_observation(trial_id, config, resource, value)
+        self._record_observation(trial_id, config, resource, value, feasible)
 
     def on_trial_end(self, trial_id: int) -> None:
         """See :class:`Searcher`; ending an unknown or already ended trial is a no-op."""
@@ -153,7 +169,12 @@ class BaseSearcher:
         raise NotImplementedError
 
     def _record_observation(
-        self, trial_id: int, config: dict[str, Any], resource: int, value: float | None
+        self,
+        trial_id: int,
+        config: dict[str, Any],
+        resource: int,
+        value: float | None,
+        feasible: bool,
     ) -> None:
         """Hook for model-based searchers; the default keeps nothing."""
 

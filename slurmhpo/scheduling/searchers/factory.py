@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from slurmhpo.space import SearchSpace
 
 SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde", "mf_kde")
+WARM_STARTABLE: tuple[str, ...] = ("kde", "mf_kde")  # searchers with a model to feed
 
 
 def make_searcher(
@@ -36,6 +37,7 @@ def make_searcher(
     """
     reader = TableReader(spec, "searcher")
     kind = reader.choice("type", SEARCHER_TYPES)
+    _check_warm_start(reader, kind)
     if kind == "random":
         reader.finish()
         return RandomSearcher(space, mode, rng, initial_configs=initial_configs)
@@ -54,6 +56,27 @@ def make_searcher(
     return MultiFidelityKDESearcher(
         space, mode, rng, initial_configs=initial_configs, settings=settings, weight_power=power
     )
+
+
+def _check_warm_start(reader: TableReader, kind: str) -> None:
+    """``searcher.warm_start``: names of earlier studies whose results feed the model.
+
+    Only the model-based searchers take it: random and grid search have nothing to feed.
+    The controller reads those studies when the study starts (the names are checked
+    against the database then, see :mod:`slurmhpo.controller.warm_start`).
+    """
+    names = reader.get("warm_start", list, default=[], hint='e.g. warm_start = ["old-study"]')
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"searcher.warm_start[{i}]", f"must be a study name, got {name!r}")
+        if name in names[:i]:
+            raise ConfigError(f"searcher.warm_start[{i}]", f"names {name!r} twice", "drop one")
+    if names and kind not in WARM_STARTABLE:
+        raise ConfigError(
+            "searcher.warm_start",
+            f"the {kind} searcher has no model to warm-start",
+            'use searcher.type = "kde" (or "mf_kde" with scheduler "adaptive"), or drop it',
+        )
 
 
 def _kde_settings(reader: TableReader) -> KDESettings:

@@ -18,6 +18,15 @@ true densities, but once the good KDE is narrow it favours configurations with m
 parameters, each of which multiplies in a large ``l/g`` factor; measured on a conditional test
 function that variant did no better than random search, while imputation clearly did.
 
+Outcome constraints: a result that broke one (``observe(..., feasible=False)``) is never a
+good point. The fit ranks feasible results first, by loss, and infeasible ones after them;
+the good set is the best ``n_good`` of that ranking but no infeasible one, so it shrinks to
+the feasible results when they are fewer; a resource whose good set would hold fewer than
+``min_points`` is not modelled (a lower one, or random sampling, is used). Infeasible
+results stay in the bad set: the model learns where the constraints fail. Optuna's TPE
+(``constraints_func``) instead lets the least-violating infeasible trials into the good set
+when feasible ones are short; here nothing records by how much a bound was missed.
+
 Pending trials (suggested, not yet ended, not yet observed at the model resource) are imputed as
 bad observations at the model resource, so that while workers are busy the searcher does not send
 them all to the same spot. Each pending point enters the bad density with the good density's
@@ -41,8 +50,8 @@ import numpy as np
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.searchers import kde_model
 from slurmhpo.scheduling.searchers.base import BaseSearcher, config_key
-from slurmhpo.scheduling.searchers.observations import ObservationStore
-from slurmhpo.scheduling.types import Mode, ranking_key
+from slurmhpo.scheduling.searchers.observations import BudgetTable, ObservationStore
+from slurmhpo.scheduling.types import Mode, WarmObservation, ranking_key
 
 if TYPE_CHECKING:
     from slurmhpo.space import SearchSpace
@@ -119,13 +128,28 @@ class KDESearcher(BaseSearcher):
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _record_observation(
-        self, trial_id: int, config: dict[str, Any], resource: int, value: float | None
+        self,
+        trial_id: int,
+        config: dict[str, Any],
+        resource: int,
+        value: float | None,
+        feasible: bool,
     ) -> None:
         vector = np.asarray(self.space.to_unit(config), dtype=float)
-        self.store.add(int(resource), trial_id, vector, ranking_key(value, self.mode))
+        self.store.add(int(resource), trial_id, vector, ranking_key(value, self.mode), feasible)
 
     def _trial_ended(self, trial_id: int) -> None:
         self._scored.pop(trial_id, None)
+
+    def warm_start(self, observations: Sequence[WarmObservation]) -> None:
+        """Add results of earlier studies to the model, as observations of trials -1, -2, ...
+
+        Negative ids never meet this study's trials (numbered from 0): the earlier results
+        sit in the same per-resource tables, count in the good/bad split like any other and
+        are never pending. Call before the first suggestion (the scheduler makes sure).
+        """
+        for k, o in enumerate(observations):
+            self.observe(-(k + 1), dict(o.config), o.resource, o.value, feasible=o.feasible)
 
     def n_good(self, n: int) -> int:
         """Size of the good set among ``n`` observations: BOHB's rule."""
@@ -136,11 +160,27 @@ class KDESearcher(BaseSearcher):
 
     def model_resource(self) -> int | None:
         """The largest resource with enough observations for a good and a bad set, or None."""
-        cap = self.settings.max_model_points
         for resource in self.store.resources_descending():
-            if self._enough(min(len(self.store.tables[resource]), cap)):
+            if self._ready(self.store.tables[resource]):
                 return resource
         return None
+
+    def _ready(self, table: BudgetTable) -> bool:
+        """Whether ``table`` gives a good and a bad set of at least ``min_points`` each."""
+        n = min(len(table), self.settings.max_model_points)
+        if not self._enough(n):
+            return False
+        return table.infeasible == 0 or self._good_size(table, n) >= self.min_points
+
+    def _good_size(self, table: BudgetTable, n: int) -> int:
+        """The good set's size among the ``n`` rows a fit uses: ``n_good(n)``, capped by the
+        feasible rows among them (a thinned fit keeps every ``k``-th of the ranking, in which
+        the feasible rows come first)."""
+        feasible = len(table) - table.infeasible
+        if n < len(table):
+            kept = np.round(np.linspace(0, len(table) - 1, n)).astype(np.int64)
+            feasible = int(np.count_nonzero(kept < feasible))
+        return min(self.n_good(n), feasible)
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -150,11 +190,14 @@ class KDESearcher(BaseSearcher):
         fit = self._fit
         if fit is not None and fit.resource == resource and fit.version == table.version:
             return fit
-        order = np.argsort(table.losses, kind="stable")
+        if table.infeasible:  # feasible rows first, each part by loss (lexsort is stable)
+            order = np.lexsort((table.losses, ~table.feasible))
+        else:
+            order = np.argsort(table.losses, kind="stable")
         cap = self.settings.max_model_points
         if order.size > cap:
             order = order[np.round(np.linspace(0, order.size - 1, cap)).astype(np.int64)]
-        n_good = self.n_good(order.size)
+        n_good = self._good_size(table, order.size) if table.infeasible else self.n_good(order.size)
         good = kde_model.impute_inactive(table.vectors[order[:n_good]], self.cat_sizes, self.rng)
         bad = kde_model.impute_inactive(table.vectors[order[n_good:]], self.cat_sizes, self.rng)
         min_bw = self.settings.min_bandwidth

@@ -62,12 +62,10 @@ class MultiFidelityKDESearcher(KDESearcher):
         if not weights:
             top = self.model_resource()
             return [] if top is None else [(top, 1.0)]
-        cap = self.settings.max_model_points
         return [
             (resource, weights.get(resource, 0.0))
             for resource in self.store.resources_descending()
-            if weights.get(resource, 0.0) > _NEGLIGIBLE
-            and self._enough(min(len(self.store.tables[resource]), cap))
+            if weights.get(resource, 0.0) > _NEGLIGIBLE and self._ready(self.store.tables[resource])
         ]
 
     def _fit_at(self, resource: int) -> _Fit:

@@ -14,14 +14,18 @@ class BudgetTable:
     """Unit-cube vectors and losses (smaller is better) of the trials observed at one resource.
 
     A trial observed twice at the same resource keeps its latest value (a resumed trial may
-    report again the level it was paused at).
+    report again the level it was paused at). Each row also says whether the result met the
+    study's outcome constraints; ``infeasible`` counts those that did not, so a study without
+    constraints (always 0) takes exactly the paths it took before they existed.
     """
 
     def __init__(self, dim: int, capacity: int = 64) -> None:
         self._x = np.empty((capacity, dim))
         self._loss = np.empty(capacity)
+        self._feasible = np.ones(capacity, dtype=bool)
         self.rows: dict[int, int] = {}
         self.version = 0
+        self.infeasible = 0
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -36,15 +40,24 @@ class BudgetTable:
         """``(n,)`` view of the stored losses (+inf for failed or bad values)."""
         return self._loss[: len(self.rows)]
 
-    def add(self, trial_id: int, vector: np.ndarray, loss: float) -> None:
+    @property
+    def feasible(self) -> np.ndarray:
+        """``(n,)`` view: whether each stored result met the outcome constraints."""
+        return self._feasible[: len(self.rows)]
+
+    def add(self, trial_id: int, vector: np.ndarray, loss: float, feasible: bool = True) -> None:
         row = self.rows.get(trial_id)
         if row is None:
             row = len(self.rows)
             if row == self._loss.size:
                 self._grow()
             self.rows[trial_id] = row
+        elif not self._feasible[row]:
+            self.infeasible -= 1
         self._x[row] = vector
         self._loss[row] = loss
+        self._feasible[row] = feasible
+        self.infeasible += not feasible
         self.version += 1
 
     def _grow(self) -> None:
@@ -52,7 +65,9 @@ class BudgetTable:
         x[: self._x.shape[0]] = self._x
         loss = np.empty(2 * self._loss.size)
         loss[: self._loss.size] = self._loss
-        self._x, self._loss = x, loss
+        feasible = np.ones(2 * self._feasible.size, dtype=bool)
+        feasible[: self._feasible.size] = self._feasible
+        self._x, self._loss, self._feasible = x, loss, feasible
 
 
 class ObservationStore:
@@ -62,11 +77,13 @@ class ObservationStore:
         self._dim = dim
         self.tables: dict[int, BudgetTable] = {}
 
-    def add(self, resource: int, trial_id: int, vector: np.ndarray, loss: float) -> None:
+    def add(
+        self, resource: int, trial_id: int, vector: np.ndarray, loss: float, feasible: bool = True
+    ) -> None:
         table = self.tables.get(resource)
         if table is None:
             table = self.tables[resource] = BudgetTable(self._dim)
-        table.add(trial_id, vector, loss)
+        table.add(trial_id, vector, loss, feasible)
 
     def resources_descending(self) -> list[int]:
         return sorted(self.tables, reverse=True)
