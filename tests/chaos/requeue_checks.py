@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slurm_faults import FaultRun
+from slurm_faults import FAILURE_TRIAL, FaultRun
 from slurm_study_helpers import StudyRows, metric_lines, slurm, slurm_study_toml
 
-FAILURE_TRIAL = Path(__file__).resolve().parents[1] / "slurm" / "failure_trial.py"
 EPOCHS = 4
 EPOCH_S = 3.0  # seconds per epoch: a job runs ~12 s, long enough to be hit mid-run
 

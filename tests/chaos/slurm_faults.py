@@ -41,6 +41,7 @@ from slurmhpo.store.db import make_engine
 from tests.chaos.invariants import check_invariants
 
 LOCAL_SLURM = REPO / "deploy" / "local-slurm"
+FAILURE_TRIAL = REPO / "tests" / "slurm" / "failure_trial.py"  # per-trial speed and modes
 UP_GIVE_UP_S = 300.0
 READY_GIVE_UP_S = 180.0  # hang guard: the study reaches its fault moment in seconds
 FINISH_GIVE_UP_S = 600.0  # hang guard: a requeued job reruns after ~30 s

@@ -1,13 +1,18 @@
 """Chaos: slurmctld is killed with SIGKILL mid-study and started again 30 s later.
 
 The kill waits until slurmctld has saved the running jobs' allocations (see
-slurm_faults.wait_for_state_save), so the jobs run on under slurmd meanwhile. squeue,
-scancel and sbatch fail (after ~10-20 s each: the clients retry the connection); sacct
-answers from slurmdbd, but only with what slurmctld told it before it died. The study is
-ASHA stopping (eta 2, rungs 1, 2, 4, 8) over trials whose first four are ranked by design
-(the first the best), so trials reach rungs and are stopped (scancel) while slurmctld is
-down. The controller must stay up, back off, take no verdict from the failing queries, keep
-the cancels it could not make for later, and finish the study with every invariant holding.
+slurm_faults.wait_for_state_save), so the jobs run on under slurmd meanwhile; all four
+trials are submitted at the start (4 of 4 at once), so no job is submitted near the kill
+either. squeue, scancel and sbatch fail (after ~10-20 s each: the clients retry the
+connection); sacct answers from slurmdbd, but only with what slurmctld told it before it
+died.
+
+The study is ASHA stopping (eta 2, rungs 1, 2, 4) over tests/slurm/failure_trial.py, ranked
+and timed by design: trial 0 is the best and fast (2 s epochs), trials 1-3 are worse and
+reach rung 1 only after 15 s, when slurmctld is down; trial 0 is ahead of them there, so
+each is stopped and its job must be cancelled while slurmctld cannot be reached. The
+controller must stay up, back off, take no verdict from the failing queries, keep the
+cancels it could not make for later, and finish the study with every invariant holding.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from slurm_faults import (
+    FAILURE_TRIAL,
     check_fault_run,
     cluster_up,
     drive_with_fault,
@@ -30,6 +36,8 @@ from slurm_study_helpers import StudyRows, slurm_study_toml
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 OUTAGE_S = 30.0  # issue #12: restarted 30 s later
+FAST_S = 2.0  # seconds per epoch of trial 0
+SLOW_S = 15.0  # of trials 1-3: their rung 1 comes after the kill
 NAME = "ctld-killed"
 
 
@@ -39,14 +47,21 @@ def test_slurmctld_killed_for_30_s(tmp_path: Path, slurm_cluster, restores_clust
         name=NAME,
         partition=slurm_cluster.partition,
         scheduler={"type": "asha", "variant": "stopping", "eta": 2},
-        budget={"max_trials": 6, "max_concurrent": slurm_cluster.gpus},
-        resource_max=8,
-        env={"TOY_SLEEP": "2"},
-        initial_configs=[{"x": x} for x in (0.3, 0.9, 0.8, 0.7)],
+        budget={"max_trials": 4, "max_concurrent": 4},
+        resource_max=4,
+        extra_space={
+            "mode": {"type": "categorical", "choices": ["ok"]},
+            "sleep": {"type": "categorical", "choices": [FAST_S, SLOW_S]},
+        },
+        initial_configs=[
+            {"x": x, "mode": "ok", "sleep": FAST_S if x == 0.3 else SLOW_S}
+            for x in (0.3, 0.9, 0.8, 0.7)
+        ],
+        script=FAILURE_TRIAL,
     )
 
     def ready(rows: StudyRows) -> bool:
-        return running_jobs(rows) >= 3
+        return running_jobs(rows) == 4
 
     outage: list[float] = []
 
@@ -67,9 +82,11 @@ def test_slurmctld_killed_for_30_s(tmp_path: Path, slurm_cluster, restores_clust
     # (2, 4, 8, 16 s...), not one per 0.5 s poll.
     failed_squeue = run.log.count("squeue exited 1: slurm_load_jobs error: Unable to contact")
     assert failed_squeue >= 1, run.log
-    # A stopped trial's cancel could not reach slurmctld; it was made once it was back.
+    # The stopped trials' cancels could not reach slurmctld; they were made once it was back.
     assert "could not cancel" in run.log, run.log
-    assert "stopped" in {t.state for t in run.rows.trials}
+    assert [t.state for t in sorted(run.rows.trials, key=lambda t: t.number)] == [
+        "completed", "stopped", "stopped", "stopped"
+    ]  # fmt: skip
     print(
         f"slurmctld down {outage[1] - outage[0]:.0f} s; run {run.wall_s:.0f} s; failed "
         f"squeue {failed_squeue}, scancel {run.log.count('could not cancel')}, sbatch "
