@@ -48,3 +48,13 @@ class StoreError(SlurmhpoError):
     """A database operation failed (connection, integrity, lock); wraps the driver's error."""
 
     exit_code = 1
+
+
+class BackendUnavailable(SlurmhpoError):
+    """The backend's controller cannot be reached right now (slurmctld down or restarting).
+
+    Transient by nature: the caller keeps what it wanted to do (a cancel, a submission) and
+    tries again in a later cycle. It is never a verdict on a job or a study, and never counts
+    towards the failed submissions that end a run (those mean a configuration a person must
+    fix).
+    """

@@ -44,6 +44,41 @@ def skip_or_fail_ci() -> Callable[[str], None]:
     return skip_or_fail
 
 
+# Root reads and searches every directory whatever its mode, through these two capabilities;
+# a process started without them in its bounding set is held to file modes like any user.
+DROP_MODE_OVERRIDE = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+@pytest.fixture(scope="session")
+def mode_enforcing_prefix(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The command prefix under which a mode-000 directory is unreadable: none for a normal
+    user; for root, `setpriv` without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, checked on a
+    real mode-000 directory before any test relies on it. CI runs as root, so the tests of
+    unreadable files run their reader as a child process under this prefix rather than
+    skip."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        skip_or_fail("setpriv (util-linux) is needed to hold root to file modes")
+    probe = tmp_path_factory.mktemp("mode-probe")
+    (probe / "closed").mkdir()
+    (probe / "closed" / "file").write_text("x")
+    (probe / "closed").chmod(0)
+    try:
+        answer = subprocess.run(
+            [*DROP_MODE_OVERRIDE, "cat", str(probe / "closed" / "file")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        (probe / "closed").chmod(0o755)
+    if answer.returncode == 0 or "Permission denied" not in answer.stderr:
+        skip_or_fail(f"setpriv could not hold root to file modes here: {answer.stderr.strip()!r}")
+    return DROP_MODE_OVERRIDE
+
+
 PG_ADMIN_URL = os.environ.get(
     "SLURMHPO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

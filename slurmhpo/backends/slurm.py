@@ -42,9 +42,9 @@ import submitit
 
 from slurmhpo.backends.base import JobStatus, Resources, SegmentRequest
 from slurmhpo.backends.keys import KeyIndex, check_job_key
-from slurmhpo.backends.slurm_queries import COMMAND_TIMEOUT_S, JOB_ID, SlurmQueries
+from slurmhpo.backends.slurm_queries import COMMAND_TIMEOUT_S, JOB_ID, SlurmQueries, unreachable
 from slurmhpo.backends.slurm_task import SegmentTask, run_segment
-from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.errors import BackendUnavailable, ConfigError, SlurmhpoError
 from slurmhpo.paths import make_private_dir
 from slurmhpo.sbatch_options import check_sbatch_extra
 
@@ -127,7 +127,8 @@ class SlurmBackend:
         """One sbatch call per group of equal resources; ids in request order.
 
         All requests are checked before anything is submitted. A failing sbatch raises
-        SlurmhpoError; groups submitted before it keep running and can be found by key.
+        SlurmhpoError (BackendUnavailable when slurmctld did not answer); groups submitted
+        before it keep running and can be found by key.
         """
         groups: dict[tuple[Any, ...], list[int]] = {}
         for position, request in enumerate(requests):
@@ -157,6 +158,8 @@ class SlurmBackend:
             with executor.batch():
                 jobs = [executor.submit(run_segment, _task(request)) for request in group]
         except Exception as error:  # submitit raises bare Exceptions for sbatch failures
+            if unreachable(str(error)):
+                raise BackendUnavailable(f"sbatch failed for {name}: {error}") from error
             raise SlurmhpoError(
                 f"sbatch failed for {name}: {error} (check `sinfo` and the partition, "
                 "account and qos of the study; the controller retries next cycle)"
@@ -180,8 +183,9 @@ class SlurmBackend:
     def cancel(self, external_ids: Sequence[str]) -> None:
         """One scancel call for all ids; finished or unknown ids are fine.
 
-        Raises SlurmhpoError when scancel itself fails (e.g. slurmctld down), so that the
-        controller keeps the cancellation on its list and retries.
+        Raises BackendUnavailable when slurmctld does not answer (it is down or restarting),
+        so that the controller keeps the cancellation on its list and retries next cycle;
+        SlurmhpoError when scancel refuses for another reason.
         """
         wanted = [job_id for job_id in dict.fromkeys(external_ids) if JOB_ID.fullmatch(job_id)]
         if not wanted:
@@ -196,14 +200,15 @@ class SlurmBackend:
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise SlurmhpoError(f"scancel failed: {error} (is slurmctld up?)") from error
+            raise BackendUnavailable(f"scancel failed: {error} (is slurmctld up?)") from error
         problems = [
             line
             for line in done.stderr.splitlines()
             if line.strip() and not any(text in line.lower() for text in _BENIGN_SCANCEL)
         ]
         if done.returncode != 0 and problems:
-            raise SlurmhpoError(f"scancel failed: {'; '.join(problems)} (is slurmctld up?)")
+            failure = BackendUnavailable if unreachable(done.stderr) else SlurmhpoError
+            raise failure(f"scancel failed: {'; '.join(problems)} (is slurmctld up?)")
 
     # find ---------------------------------------------------------------------------------
 

@@ -32,6 +32,21 @@ logger = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"\d+(?:_\d+)?")
 COMMAND_TIMEOUT_S = 60.0
+# How Slurm's clients say that slurmctld cannot be reached (killed, restarting, overloaded):
+# words of slurm_strerror(), matched in lower case.
+UNREACHABLE = (
+    "unable to contact slurm controller",
+    "socket timed out on send/recv operation",
+    "slurm backup controller in standby mode",
+    "zero bytes were transmitted or received",
+)
+
+
+def unreachable(text: str) -> bool:
+    """True when a Slurm client's error text says slurmctld did not answer (a transient
+    state), as opposed to refusing the request (a verdict)."""
+    lowered = text.lower()
+    return any(words in lowered for words in UNREACHABLE)
 
 
 def run_command(argv: list[str]) -> str | None:

@@ -56,7 +56,7 @@ from slurmhpo.controller.reconcile import LostWatch, reconcile
 from slurmhpo.controller.segments import segment_metric_file
 from slurmhpo.controller.submit import Submitter
 from slurmhpo.controller.warm_start import gather_warm_start, warm_start_names
-from slurmhpo.errors import SlurmhpoError, StoreError
+from slurmhpo.errors import BackendUnavailable, SlurmhpoError, StoreError
 from slurmhpo.paths import TrialPaths
 from slurmhpo.scheduling.base import Scheduler
 from slurmhpo.scheduling.factory import make_scheduler
@@ -568,10 +568,7 @@ class Controller:
         decided it committed; returns the external ids of the jobs that run the segments now
         (stored by the next write)."""
         if doomed:
-            self.backend_actions += 1
-            self.backend.cancel([job.external_id for job in doomed if job.external_id])
-            self._cancelled.update(job.id for job in doomed)
-            log.info("cancelled %d job(s)", len(doomed))
+            self._cancel_doomed(doomed)
         if not act or not (segments or waiting):
             return []
         hold = self.study.state == StudyState.PAUSED
@@ -638,6 +635,20 @@ class Controller:
                 session, study, "warm_start", event.to_dict(), reason=f"model fed by {fed}"
             )
         log.info("study %s: warm start from %s", self.study.name, fed)
+
+    def _cancel_doomed(self, doomed: Sequence[ActiveJob]) -> None:
+        """Cancel the jobs nobody wants any more. While the backend cannot be reached
+        (slurmctld down) they stay off :attr:`_cancelled`, so the next cycle derives and
+        tries the same cancel again; the jobs meanwhile run on and their reports past the
+        stop are not observations."""
+        self.backend_actions += 1
+        try:
+            self.backend.cancel([job.external_id for job in doomed if job.external_id])
+        except BackendUnavailable as exc:
+            log.warning("could not cancel %d job(s): %s; trying again next cycle", len(doomed), exc)
+            return
+        self._cancelled.update(job.id for job in doomed)
+        log.info("cancelled %d job(s)", len(doomed))
 
     def _rebuild(self) -> None:
         """Replay the stored decisions into a fresh scheduler; re-read the paused trials."""

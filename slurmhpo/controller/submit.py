@@ -17,7 +17,7 @@ from pathlib import Path
 
 from slurmhpo.backends.base import Backend, SegmentRequest
 from slurmhpo.controller.segments import StudyIdentity, build_request
-from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.errors import BackendUnavailable, ConfigError, SlurmhpoError
 from slurmhpo.store.cycle import PendingSegment
 from slurmhpo.study import StudySpec
 
@@ -63,7 +63,7 @@ class Submitter:
             except OSError as exc:  # the trial files cannot be written: keep them pending
                 self._no_space(_full_disk(exc) or exc)
                 return submitted
-            ids = self._submit(requests)
+            ids = self._submit(requests, [s.id for s in fresh])
             submitted.update({s.id: ext for s, ext in zip(fresh, ids, strict=True)} if ids else {})
         return submitted
 
@@ -95,17 +95,25 @@ class Submitter:
             job_key=self.key_of(segment.id),
         )
 
-    def _submit(self, requests: list[SegmentRequest]) -> list[str]:
+    def _submit(self, requests: list[SegmentRequest], job_ids: list[int]) -> list[str]:
         """The backend's ids, or [] when this submission failed and is retried next cycle.
 
         A ConfigError (the study asks for something the backend cannot do) is not retried:
-        it goes up with its own message, which names the field and the fix.
+        it goes up with its own message, which names the field and the fix. A backend that
+        cannot be reached (slurmctld down) is waited out however long it takes: that is no
+        configuration error, so it does not count towards ``max_failures``; and since a
+        submission whose answer never came may still have queued the jobs, the next attempt
+        first looks for them by key (as after a restart) instead of submitting them twice.
         """
         self.calls += 1
         try:
             ids = self.backend.submit(requests)
         except ConfigError:
             raise
+        except BackendUnavailable as exc:
+            self.may_be_submitted.update(job_ids)
+            log.warning("cannot submit now (%s); the jobs wait as pending rows", exc)
+            return []
         except (SlurmhpoError, OSError) as exc:  # sbatch refused, slurmctld down, no fork
             full = _full_disk(exc)
             if full is not None:

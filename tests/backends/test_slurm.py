@@ -125,9 +125,10 @@ def test_setup_lines_run_before_the_command(slurm_jobs: Jobs, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_requeued_job_is_seen_pending_then_running_again(slurm_jobs: Jobs) -> None:
-    """``scontrol requeue``: REQUEUED/PENDING, never a final state, then RUNNING (~150 s).
+    """``scontrol requeue``: REQUEUED/PENDING, never a final state, then RUNNING (~30 s).
 
-    The requeued job becomes eligible only after AuthInfo cred_expire (120 s by default).
+    The requeued job becomes eligible only after AuthInfo cred_expire (10 s on the local
+    cluster, 120 s by default), then waits for the next scheduling pass.
     """
     request = slurm_jobs.request("s.requeue", "import time; time.sleep(60)", time_min=5)
     (job,) = slurm_jobs.submit([request])

@@ -32,12 +32,15 @@ R_MAX = 9  # epochs of ~5-8 simulated seconds each
 
 @dataclass
 class FaultyBackend:
-    """The simulated backend, with jobs hidden from ``poll`` and submissions that raise."""
+    """The simulated backend, with jobs hidden from ``poll`` and submissions and cancels
+    that raise."""
 
     inner: SimulatedBackend
     hidden: set[str] = field(default_factory=set)  # ids poll answers UNKNOWN for
     submit_errors: list[Exception] = field(default_factory=list)  # raised by the next submits
     submit_calls: int = 0
+    cancel_errors: list[Exception] = field(default_factory=list)  # raised by the next cancels
+    cancel_calls: int = 0
 
     @property
     def name(self) -> str:
@@ -56,6 +59,9 @@ class FaultyBackend:
         return answers
 
     def cancel(self, external_ids: Sequence[str]) -> None:
+        self.cancel_calls += 1
+        if self.cancel_errors:
+            raise self.cancel_errors.pop(0)
         self.inner.cancel(external_ids)
 
     def find(self, job_keys: Sequence[str]) -> dict[str, str]:

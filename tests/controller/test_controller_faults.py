@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slurmhpo.errors import ConfigError, SlurmhpoError
+from slurmhpo.errors import BackendUnavailable, ConfigError, SlurmhpoError
 from slurmhpo.store import leases
 from slurmhpo.store.db import write_session
 from tests.controller.controller_helpers import load_rows
@@ -78,6 +78,25 @@ def test_submissions_that_fail_twice_then_work_lose_nothing(tmp_path: Path) -> N
     assert all(job.state == "completed" for job in rows["jobs"])
 
 
+def test_submissions_while_the_backend_is_unreachable_are_waited_out(tmp_path: Path) -> None:
+    """slurmctld down for longer than three cycles: sbatch cannot reach it. That is not the
+    configuration error that three failures in a row stand for; the jobs wait as pending
+    rows, each attempt after a failed one first looks for them by key, and nothing is
+    submitted twice."""
+    study = sim_study(tmp_path)
+    down = BackendUnavailable("sbatch: error: Unable to contact slurm controller")
+    study.backend.submit_errors = [down] * 5
+    controller = study.controller()
+    controller.open()
+    study.run_to_end(controller)
+    controller.close()
+    rows = load_rows(study.engine, study.spec.name)
+    assert rows["study"].state == "finished"
+    assert study.backend.submit_calls >= 6  # five failures, then the ones that worked
+    assert len(rows["jobs"]) == 4  # one job per trial
+    assert all(job.state == "completed" for job in rows["jobs"])
+
+
 def test_a_configuration_error_at_submit_is_not_retried(tmp_path: Path) -> None:
     study = sim_study(tmp_path)
     study.backend.submit_errors = [ConfigError("slurm.partition", "no partition 'gpux'")]
@@ -135,3 +154,25 @@ def test_a_budget_cancel_settled_after_a_restart_stops_the_trials(tmp_path: Path
     assert sorted(job.state for job in rows["jobs"]) == ["cancelled", "cancelled"]
     assert sorted(t.state for t in rows["trials"]) == ["stopped", "stopped"]
     assert all("max_wall_hours budget is spent" in (t.failure_reason or "") for t in rows["trials"])
+
+
+def test_a_cancel_while_the_backend_is_unreachable_is_made_later(tmp_path: Path) -> None:
+    """slurmctld down when a trial must be stopped: scancel cannot reach it. The controller
+    stays up, keeps the cancel on its list, makes it once the backend answers, and the
+    trials end stopped (not failed); nothing is cancelled twice."""
+    study = sim_study(tmp_path, budget_seconds=30.0)
+    unreachable = BackendUnavailable("scancel: Unable to contact slurm controller")
+    study.backend.cancel_errors = [unreachable, unreachable]
+    controller = study.controller()
+    controller.open()
+    while study.backend.cancel_calls < 3:  # two failed cancels, then the one that works
+        assert controller.cycle()
+        study.advance()
+    assert study.backend.inner.has_news()  # cancelled now, and only now
+    study.run_to_end(controller)
+    controller.close()
+    rows = load_rows(study.engine, study.spec.name)
+    assert rows["study"].state == "finished"
+    assert sorted(job.state for job in rows["jobs"]) == ["cancelled", "cancelled"]
+    assert sorted(t.state for t in rows["trials"]) == ["stopped", "stopped"]
+    assert study.backend.cancel_calls == 3

@@ -2,10 +2,11 @@
 makes of each (retry policy: ``max_retries = 1``).
 
 One study runs all four cases side by side (a TIMEOUT costs ~90 s of waiting and a requeue
-~2.5 min, so running them one after the other would double the wall time on a 2-core CI
-machine); each test below then checks one case on the finished study. The trials are the
-study's ``initial_configs``, one per mode of tests/slurm/failure_trial.py; FIFO runs each to
-the maximum resource (3) in one job unless something goes wrong.
+~30 s with the cluster's cred_expire=10, so running them one after the other would add to
+the wall time on a 2-core CI machine); each test below then checks one case on the finished
+study. The trials are the study's ``initial_configs``, one per mode of
+tests/slurm/failure_trial.py; FIFO runs each to the maximum resource (3) in one job unless
+something goes wrong.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 SCRIPT = Path(__file__).with_name("failure_trial.py")
 MODES = ("fail_once", "fail_always", "timeout_once", "requeue")
 STUDY = "failures"
-STUDY_GIVE_UP_S = 480.0  # hang guard: a requeue reruns after ~140 s, a TIMEOUT ends after ~90 s
+STUDY_GIVE_UP_S = 480.0  # hang guard: a requeue reruns after ~30 s, a TIMEOUT ends after ~90 s
 REQUEUE_GIVE_UP_S = 120.0
 
 
