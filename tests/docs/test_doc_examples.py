@@ -78,6 +78,13 @@ NOT_RUN: dict[str, str] = {
     "slurmhpo bench --method bohb-async-stopping --seeds 5": BENCH_REASON,
     "slurmhpo bench --method asha-promotion --task synthetic/hartmann6-mf --seeds 1 "
     "--max-trials 1000 --budget-seconds 1e9": BENCH_REASON + " (a 1,000-trial study)",
+    "slurmhpo bench --seeds 5 --queue-wait WAIT [--continue-in-place] --json FILE --method "
+    "asha-stopping,asha-promotion,hyperband,hyperband-stopping,bohb-async,bohb-async-stopping,"
+    "adaptive,median,bohb-sync": BENCH_REASON + " (issue 14's table: 1,620 runs)",
+    "slurmhpo bench --method asha-promotion,asha-stopping --seeds 5 --queue-wait 600 "
+    "[--continue-in-place] --task lcbench/189905,lcbench/189873,lcbench/189908,lcbench/189866": (
+        BENCH_REASON + " (issue 14's held-out check)"
+    ),
 }
 NOT_SLURMHPO = {
     "systemctl --user ...": "needs a systemd user session (none in a container or CI)",
