@@ -51,7 +51,9 @@ def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
 
 
 def run_online() -> None:
-    """Run each revision in its own transaction on a live connection."""
+    """Run each revision in its own transaction on a live connection (all in one when
+    ``config.attributes["atomic"]`` is set)."""
+    atomic = context.config.attributes.get("atomic", False)  # one transaction: a new database
     with _engine().connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
@@ -61,7 +63,10 @@ def run_online() -> None:
                 connection=connection,
                 target_metadata=target_metadata,
                 render_as_batch=True,
-                transaction_per_migration=True,
+                transaction_per_migration=not atomic,
+                # Alembic takes SQLite's DDL for non-transactional; with slurmhpo's explicit
+                # BEGIN (store/db.py) it is transactional, which `atomic` relies on
+                transactional_ddl=True if atomic else None,
                 compare_type=True,
             )
             with context.begin_transaction():

@@ -13,8 +13,16 @@ sends SIGTERM, then SIGKILL, and records TIMEOUT, which is what the controller m
 
 Names: a single job is named after its job key; an array after its first key plus the count
 (``key+N``). Before sbatch runs, a marker per key (see :mod:`slurmhpo.backends.keys`) records
-the job name and the array index, then the external id once known, so :meth:`find` can
-re-adopt a job whose id never reached the database.
+the job name, the array index and the task, then the external id once known, so :meth:`find`
+can re-adopt a job whose id never reached the database.
+
+The crash window between sbatch and the pickles: submitit writes each job's pickle under a
+temporary name, runs sbatch, and only then moves it to the name the job reads
+(``<id>_submitted.pkl``). A controller killed in between leaves a queued job without its
+task. Such a job waits for it (submitit's job side polls for its pickle for 60 s), and
+:meth:`find`, which re-adopts it by name, writes the pickle from the task in the marker. The
+folder is named after the job, not its id, so that it exists before sbatch: Slurm cannot start
+a job whose log folder is missing.
 
 Status: :meth:`poll` makes one squeue call (what runs now) and one sacct call (how jobs
 ended) for all ids; submitit's own state watcher is not used (minutes stale). A failing call
@@ -22,8 +30,8 @@ is transient: UNKNOWN for what it would have answered, and the next calls back o
 queries live in :class:`~slurmhpo.backends.slurm_queries.SlurmQueries`, which the backends of
 many studies can share (the daemon answers all their polls of a round with one pair of calls).
 
-Files: submitit's pickles and logs under ``<root>/submitit/<job id>/`` (``root`` is made
-0700: the pickles hold the trial's environment); the command's stdout/stderr in
+Files: submitit's pickles and logs under ``<root>/submitit/<job name>/`` (``root`` is made
+0700: the pickles and markers hold the trial's environment); the command's stdout/stderr in
 ``<log_dir>/stdout.log`` and ``stderr.log``. ``root`` and every ``log_dir`` must be on a file
 system the compute nodes share.
 """
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import subprocess
 import time
 from collections.abc import Sequence
@@ -39,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import submitit
+from submitit.core.utils import DelayedSubmission, JobPaths
 
 from slurmhpo.backends.base import JobStatus, Resources, SegmentRequest
 from slurmhpo.backends.keys import KeyIndex, check_job_key
@@ -99,12 +109,7 @@ def _parameters(resources: Resources, job_name: str, count: int) -> dict[str, An
 def _task(request: SegmentRequest) -> SegmentTask:
     if not request.command or not all(isinstance(part, str) for part in request.command):
         raise ConfigError("trial.command", f"{request.command!r} is not a command")
-    return SegmentTask(
-        command=tuple(request.command),
-        env=tuple(sorted((str(k), str(v)) for k, v in request.env.items())),
-        workdir=str(Path(request.workdir).resolve()),
-        log_dir=str(Path(request.log_dir).resolve()),
-    )
+    return SegmentTask.from_request(request)
 
 
 class SlurmBackend:
@@ -150,8 +155,9 @@ class SlurmBackend:
         submitted_at = time.time()
         for index, request in enumerate(group):
             record = {"name": name, "index": index if array else None, "at": submitted_at}
-            self.keys.write(request.job_key, record)
-        executor = submitit.SlurmExecutor(folder=self.root / "submitit" / "%j", max_num_timeout=0)
+            task = {"task": _task(request).to_dict(), "time_min": request.resources.time_min}
+            self.keys.write(request.job_key, {**record, **task})
+        executor = submitit.SlurmExecutor(folder=self._folder(name), max_num_timeout=0)
         executor.update_parameters(**_parameters(group[0].resources, name, len(group)))
         self.queries.calls["sbatch"] += 1
         try:
@@ -170,6 +176,24 @@ class SlurmBackend:
             # not fsynced: after a machine crash find() falls back to the job name
             self.keys.write(request.job_key, {**record, "external_id": job_id}, durable=False)
         return ids
+
+    def _folder(self, job_name: str) -> Path:
+        """submitit's folder for the job (or array) named ``job_name``: known before sbatch."""
+        return self.root / "submitit" / job_name
+
+    def _give_task(self, record: dict[str, Any], job_id: str) -> None:
+        """Write the pickle that job ``job_id`` waits for, if the controller that submitted it
+        died before submitit moved it into place (see the module docstring)."""
+        folder = self._folder(str(record["name"]))
+        pickle = JobPaths(folder, job_id=job_id).submitted_pickle
+        if pickle.exists() or "task" not in record:  # placed; or an older marker, without a task
+            return
+        delayed = DelayedSubmission(run_segment, SegmentTask.from_dict(record["task"]))
+        delayed.set_timeout(int(record["time_min"]), 0)  # as submitit's own submit does
+        partial = pickle.with_name(f".{pickle.name}.{os.getpid()}.tmp")
+        delayed.dump(partial)
+        os.replace(partial, pickle)  # the job polls for the name: it must appear whole
+        logger.warning("job %s: wrote the task its submitting controller never placed", job_id)
 
     # poll ---------------------------------------------------------------------------------
 
@@ -229,7 +253,10 @@ class SlurmBackend:
             else:
                 missing[job_key] = record
         if missing:
-            found.update(self._find_by_name(missing))
+            by_name = self._find_by_name(missing)
+            for job_key, job_id in by_name.items():
+                self._give_task(missing[job_key], job_id)
+            found.update(by_name)
         return found
 
     def _find_by_name(self, records: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -18,9 +18,12 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slurmhpo.control import follow, next_task, place_of, reached_target, wait_for_answer, waits
+
+if TYPE_CHECKING:  # the node side imports nothing of the controller's
+    from slurmhpo.backends.base import SegmentRequest
 
 STDOUT = "stdout.log"
 STDERR = "stderr.log"
@@ -44,6 +47,17 @@ class SegmentTask:
             "workdir": self.workdir,
             "log_dir": self.log_dir,
         }
+
+    @classmethod
+    def from_request(cls, request: SegmentRequest) -> SegmentTask:
+        """The task of a segment request, with absolute paths (a job's working directory is
+        not the controller's)."""
+        return cls(
+            command=tuple(request.command),
+            env=tuple(sorted((str(k), str(v)) for k, v in request.env.items())),
+            workdir=str(Path(request.workdir).resolve()),
+            log_dir=str(Path(request.log_dir).resolve()),
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SegmentTask:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from slurmhpo.backends.base import SegmentRequest
+from slurmhpo.backends.slurm_task import SegmentTask
 from slurmhpo.control import ENDED_BY_CONTROLLER, answer_file, claim, hold_marker, read_answer
 from slurmhpo.store.cycle import ActiveJob, PendingSegment
 
@@ -128,12 +129,7 @@ def _choose(
 def handover(request: SegmentRequest) -> dict[str, Any]:
     """A segment as the waiting job's wrapper runs it (absolute paths: the job's working
     directory is not the controller's)."""
-    return {
-        "command": list(request.command),
-        "env": {str(k): str(v) for k, v in request.env.items()},
-        "workdir": str(Path(request.workdir).resolve()),
-        "log_dir": str(Path(request.log_dir).resolve()),
-    }
+    return SegmentTask.from_request(request).to_dict()
 
 
 def fits_time_limit(

@@ -107,16 +107,22 @@ def check_schema(engine: Engine, scripts: str | None = None) -> None:
     )
 
 
-def upgrade(engine: Engine, revision: str = "head", scripts: str | None = None) -> str:
+def upgrade(
+    engine: Engine, revision: str = "head", scripts: str | None = None, *, atomic: bool = False
+) -> str:
     """Upgrade the database to ``revision`` (default head); returns the revision it is now at.
 
-    Each Alembic revision runs in its own transaction; refuses a database newer than us.
+    Each Alembic revision runs in its own transaction, or, with ``atomic``, all of them in
+    one: a process killed midway then leaves the database as it found it, never at a revision
+    in between. Refuses a database newer than us.
     """
     status = schema_status(engine, scripts)
     if not status.known:
         check_schema(engine, scripts)  # raises the "upgrade slurmhpo" message
+    config = alembic_config(engine, scripts)
+    config.attributes["atomic"] = atomic
     try:
-        command.upgrade(alembic_config(engine, scripts), revision)
+        command.upgrade(config, revision)
     except SQLAlchemyError as exc:
         raise translate_error(exc, engine) from exc
     current = schema_status(engine, scripts).current
@@ -132,13 +138,16 @@ def downgrade(engine: Engine, revision: str, scripts: str | None = None) -> str:
     return schema_status(engine, scripts).current or "base"
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(engine: Engine, scripts: str | None = None) -> None:
     """Create the schema in an empty database; refuse an old or newer one (with its fix).
 
     What every command that writes does first: a new database needs no separate
     ``slurmhpo db upgrade``, but an existing one is never migrated behind the user's back.
+    The creation is one transaction: a controller killed while creating its database (a
+    `run` killed in its first second) leaves it empty, and the next `run` creates it again
+    instead of refusing a schema stuck between two revisions.
     """
-    if not schema_status(engine).has_tables:
-        upgrade(engine)
+    if not schema_status(engine, scripts).has_tables:
+        upgrade(engine, scripts=scripts, atomic=True)
         log.info("created the slurmhpo schema in the new database")
-    check_schema(engine)
+    check_schema(engine, scripts)

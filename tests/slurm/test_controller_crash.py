@@ -266,10 +266,10 @@ def test_kill_after_sbatch_before_the_id_is_stored_adopts_the_job(
     controller dies before it learns (and commits) their ids. The restarted controller must
     find them by their job keys, not submit them again, and not leave them orphaned.
 
-    Such jobs cannot run: submitit creates their log folder and moves their pickles into
-    place only after sbatch returns, which the dead controller never did, so Slurm fails
-    them at start. Adopted, they count as failed attempts and their trials are retried
-    from their checkpoints (a known cost of this window, one retry per job).
+    submitit moves a job's pickle (its task) into place only after sbatch returns, which the
+    dead controller never did. The jobs wait for it, and the controller that re-adopts them
+    writes it from the task in the key marker: they run as if nothing had happened, with no
+    retry spent.
     """
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     db_url = f"sqlite:///{tmp_path / 'studies.db'}"
@@ -316,16 +316,17 @@ def test_kill_after_sbatch_before_the_id_is_stored_adopts_the_job(
             cancel_by_name_prefix(prefix)
     rows = load_study_rows(engine, "adopt")
     assert rows.study.state == "finished"
-    assert "re-adopted 2 job(s)" in log_path.read_text()
+    log = log_path.read_text()
+    assert "re-adopted 2 job(s)" in log
     adopted = [job for job in rows.jobs if job.id in {j.id for j in unknown}]
     assert {job.external_id for job in adopted} == {line.split("|", 1)[0] for line in queued}
-    assert {job.state for job in adopted} == {"failed"}
-    for job in adopted:  # each was retried once, and the retry finished the trial
-        retry = [j for j in rows.jobs if j.trial_id == job.trial_id and j.id != job.id]
-        assert [(j.attempt, j.state) for j in retry] == [(1, "completed")]
+    assert {job.state for job in adopted} == {"completed"}
     assert {t.state for t in rows.trials} == {"completed"}
-    assert len(rows.jobs) == 4 + 2  # one job per trial, plus the two retries: no resubmission
+    assert [(j.attempt, j.state) for j in rows.jobs] == [(0, "completed")] * 4  # no retry
+    for job in rows.jobs:  # each job ran its whole segment
+        epochs = [line["epoch"] for line in metric_lines(Path(job.metric_path))]
+        assert epochs == list(range(job.start_resource + 1, job.target_resource + 1))
     accounted = wait_for_sacct_ended([job.external_id for job in rows.jobs])
-    expected = {job.external_id: "FAILED" if job in adopted else "COMPLETED" for job in rows.jobs}
-    assert {job_id: row["State"] for job_id, row in accounted.items()} == expected
+    assert {row["State"] for row in accounted.values()} == {"COMPLETED"}
     assert_no_orphan(rows, since)
+    assert log.count("wrote the task its submitting controller never placed") == 2

@@ -16,7 +16,13 @@ from sqlalchemy import Engine, text
 
 from slurmhpo.errors import SchemaError
 from slurmhpo.store.db import display_url, make_engine
-from slurmhpo.store.migrate import check_schema, head_revision, schema_status, upgrade
+from slurmhpo.store.migrate import (
+    check_schema,
+    ensure_schema,
+    head_revision,
+    schema_status,
+    upgrade,
+)
 
 HEAD = head_revision()
 FUTURE = f"{int(HEAD) + 1:04d}"
@@ -39,15 +45,20 @@ def downgrade() -> None:
 '''
 
 
-@pytest.fixture
-def newer_scripts(tmp_path: Path) -> str:
-    """A copy of the packaged migrations with an extra revision FUTURE (the "future")."""
+def _scripts_with(tmp_path: Path, revision_text: str) -> str:
+    """A copy of the packaged migrations with an extra revision FUTURE."""
     target = tmp_path / "scripts"
     shutil.copytree(
         str(files("slurmhpo.migrations")), target, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (target / "versions" / f"{FUTURE}_extra.py").write_text(REVISION_FUTURE)
+    (target / "versions" / f"{FUTURE}_extra.py").write_text(revision_text)
     return str(target)
+
+
+@pytest.fixture
+def newer_scripts(tmp_path: Path) -> str:
+    """The packaged migrations and a working revision FUTURE (the "future")."""
+    return _scripts_with(tmp_path, REVISION_FUTURE)
 
 
 @pytest.fixture
@@ -98,3 +109,20 @@ def test_unknown_revision_id_is_treated_as_newer(empty_engine: Engine) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
     with pytest.raises(SchemaError, match=r"f00dcafe.*upgrade slurmhpo"):
         check_schema(empty_engine)
+
+
+def test_a_creation_cut_short_leaves_the_database_empty(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    """Creating a new database is one transaction: when its last revision dies (as a
+    controller SIGKILLed in its first second would), no revision in between is left behind,
+    and the next command creates the schema as if nothing had happened."""
+    dying = REVISION_FUTURE.replace(
+        'op.create_table("zz_extra"', 'raise RuntimeError("killed"); op.create_table("zz_extra"'
+    )
+    with pytest.raises(RuntimeError, match="killed"):
+        ensure_schema(empty_engine, _scripts_with(tmp_path, dying))
+    status = schema_status(empty_engine)
+    assert (status.current, status.has_tables) == (None, False)
+    ensure_schema(empty_engine)
+    assert schema_status(empty_engine).up_to_date
