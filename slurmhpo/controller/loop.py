@@ -155,6 +155,8 @@ class Controller:
         self._watch = LostWatch(options.lost_after)
         self._failfast = FailFast()
         self.failure: str | None = None  # why the study ended failed, when it did
+        # external ids of a failed study's jobs that scancel could not reach yet
+        self._cancel_after_failure: list[str] = []
         self._store_failures = 0  # failed cycles in a row for want of the database
         self._submitter = Submitter(
             backend,
@@ -281,6 +283,8 @@ class Controller:
             raise
 
     def _cycle(self, act: bool) -> bool:
+        if self._cancel_after_failure:
+            return self._finish_failure()
         seen = self._read()
         write = CycleWrite()
         jobs = self._record_submitted(write, {j.id for j in seen.jobs}, seen.jobs)
@@ -488,7 +492,20 @@ class Controller:
             ids += list(self.backend.find(list(unsubmitted)).values())
         if ids:
             self.backend_actions += 1
-            self.backend.cancel(ids)
+            try:
+                self.backend.cancel(ids)
+            except BackendUnavailable as exc:
+                # The command stays pending, so the next cycle tries again; the submissions
+                # recorded in ``write`` are stored now all the same.
+                log.warning(
+                    "study %s: cannot cancel its %d job(s) yet: %s; the study ends once they "
+                    "are cancelled, trying again next cycle",
+                    self.study.name,
+                    len(ids),
+                    exc,
+                )
+                self._write(write, acting=False)
+                return True
         write.applied_commands.extend(plan.applied)
         trials = list(seen.trials.values())
         now = self.clock.utcnow()
@@ -524,10 +541,27 @@ class Controller:
         live = [job for job in jobs if job.id not in ended]
         record_failure(write, live, jobs, reason, self.clock.utcnow())
         self._write(write, acting=True)
-        doomed = [job.external_id for job in live if job.external_id]
-        if doomed:
+        self._cancel_after_failure = [job.external_id for job in live if job.external_id]
+        return self._finish_failure()
+
+    def _finish_failure(self) -> bool:
+        """Cancel the failed study's jobs, then end the drive. The failure is stored already;
+        while the backend cannot be reached (slurmctld down), each cycle tries again rather
+        than leave the jobs running with nobody to cancel them."""
+        if self._cancel_after_failure:
             self.backend_actions += 1
-            self.backend.cancel(doomed)
+            try:
+                self.backend.cancel(self._cancel_after_failure)
+            except BackendUnavailable as exc:
+                log.warning(
+                    "study %s failed; cannot cancel its %d job(s) yet: %s; trying again next cycle",
+                    self.study.name,
+                    len(self._cancel_after_failure),
+                    exc,
+                )
+                self._write(CycleWrite(), acting=False)  # keeps the lease
+                return True
+            self._cancel_after_failure = []
         return self._ended(StudyState.FAILED)
 
     def _poll(self, jobs: Sequence[ActiveJob]) -> dict[int, JobStatus]:

@@ -32,11 +32,12 @@ R_MAX = 9  # epochs of ~5-8 simulated seconds each
 
 @dataclass
 class FaultyBackend:
-    """The simulated backend, with jobs hidden from ``poll`` and submissions and cancels
-    that raise."""
+    """The simulated backend, with jobs hidden from ``poll`` or reported failed, and
+    submissions and cancels that raise."""
 
     inner: SimulatedBackend
     hidden: set[str] = field(default_factory=set)  # ids poll answers UNKNOWN for
+    failed: set[str] = field(default_factory=set)  # ids poll answers FAILED (exit 2) for
     submit_errors: list[Exception] = field(default_factory=list)  # raised by the next submits
     submit_calls: int = 0
     cancel_errors: list[Exception] = field(default_factory=list)  # raised by the next cancels
@@ -56,6 +57,8 @@ class FaultyBackend:
         answers = self.inner.poll(external_ids)
         for external_id in self.hidden & set(answers):
             answers[external_id] = JobStatus(JobState.UNKNOWN, reason="not in squeue or sacct")
+        for external_id in self.failed & set(answers):
+            answers[external_id] = JobStatus(JobState.FAILED, exit_code=2)
         return answers
 
     def cancel(self, external_ids: Sequence[str]) -> None:

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from slurmhpo.backends.base import JobState
 from slurmhpo.errors import BackendUnavailable, ConfigError, SlurmhpoError
 from slurmhpo.store import leases
+from slurmhpo.store.commands import add_command
 from slurmhpo.store.db import write_session
+from slurmhpo.store.queries import get_study
 from tests.controller.controller_helpers import load_rows
 from tests.controller.sim_faults import sim_study
 
@@ -175,4 +178,57 @@ def test_a_cancel_while_the_backend_is_unreachable_is_made_later(tmp_path: Path)
     assert rows["study"].state == "finished"
     assert sorted(job.state for job in rows["jobs"]) == ["cancelled", "cancelled"]
     assert sorted(t.state for t in rows["trials"]) == ["stopped", "stopped"]
+    assert study.backend.cancel_calls == 3
+
+
+def test_a_study_cancelled_while_the_backend_is_unreachable_ends_once_scancel_works(
+    tmp_path: Path,
+) -> None:
+    """`slurmhpo cancel` while slurmctld is down: the controller stays up, the command stays
+    pending, and the study ends cancelled only once scancel has reached the jobs."""
+    study = sim_study(tmp_path, max_trials=8)
+    controller = study.controller()
+    controller.open()
+    while study.backend.inner.stats.jobs < 2:
+        assert controller.cycle()
+        study.advance()
+    with write_session(study.engine) as session:
+        add_command(session, get_study(session, study.spec.name), "cancel", {})
+    unreachable = BackendUnavailable("scancel: Unable to contact slurm controller")
+    study.backend.cancel_errors = [unreachable, unreachable]
+    assert controller.cycle() and controller.cycle()  # two cycles cannot cancel: not ended
+    assert load_rows(study.engine, study.spec.name)["study"].state == "running"
+    assert not controller.cycle()  # the third cancel reaches the jobs: the study ends
+    controller.close()
+    rows = load_rows(study.engine, study.spec.name)
+    assert rows["study"].state == "cancelled"
+    ids = [job.external_id for job in rows["jobs"]]
+    assert {job.state for job in rows["jobs"]} == {"cancelled"}
+    statuses = study.backend.inner.poll(ids)
+    assert {status.state for status in statuses.values()} == {JobState.CANCELLED}
+    assert study.backend.cancel_calls == 3
+
+
+def test_a_study_that_fails_fast_while_the_backend_is_unreachable_still_cancels_its_jobs(
+    tmp_path: Path,
+) -> None:
+    """The first three jobs fail the same way (fail fast) while slurmctld is down: the study
+    is stored failed at once, and the controller stays until scancel has reached the jobs
+    still running, instead of leaving them running with nobody to cancel them."""
+    study = sim_study(tmp_path, workers=4, max_trials=8)
+    controller = study.controller()
+    controller.open()
+    assert controller.cycle()  # four jobs submitted, nothing reported yet
+    ids = sorted(controller.external_ids())
+    assert len(ids) == 4
+    study.backend.failed = set(ids[:3])
+    unreachable = BackendUnavailable("scancel: Unable to contact slurm controller")
+    study.backend.cancel_errors = [unreachable, unreachable]
+    assert controller.cycle()  # three early ends: failed, but the cancel cannot be made
+    assert load_rows(study.engine, study.spec.name)["study"].state == "failed"
+    assert controller.cycle()  # still unreachable
+    assert not controller.cycle()  # scancel works: the drive ends
+    controller.close()
+    assert controller.failure and "all failed (exit code 2)" in controller.failure
+    assert study.backend.inner.poll([ids[3]])[ids[3]].state is JobState.CANCELLED
     assert study.backend.cancel_calls == 3
