@@ -71,7 +71,8 @@ def test_pause_holds_new_jobs_and_resume_releases_them(
     tmp_path: Path, db_url: str, backend: dict[str, Any]
 ) -> None:
     path = fifo_study(tmp_path, backend, max_trials=6)
-    proc = run_controller(tmp_path, path, db_url, toy_sleep=0.3)
+    # 4 s per trial: a loaded machine must not run all 6 before the pause command lands
+    proc = run_controller(tmp_path, path, db_url, toy_sleep=1.0)
     try:
         wait_for("a first job", lambda: snapshot(db_url, "toy").get("jobs"))
         assert "running -> paused" in command(db_url, "pause", "toy")
@@ -158,7 +159,8 @@ def test_extend_runs_more_trials_than_the_original_budget(
     tmp_path: Path, db_url: str, backend: dict[str, Any]
 ) -> None:
     path = fifo_study(tmp_path, backend, max_trials=2, max_concurrent=1)
-    proc = run_controller(tmp_path, path, db_url, toy_sleep=0.3)
+    # 4 s per trial: the study must still run when `extend` (a new process) lands
+    proc = run_controller(tmp_path, path, db_url, toy_sleep=1.0)
     try:
         wait_for("a first job", lambda: snapshot(db_url, "toy").get("jobs"))
         out = command(db_url, "extend", "toy", "--max-trials", "4")
