@@ -36,6 +36,7 @@ class ObservationPoint(NamedTuple):
     resource: int
     value: float
     at: float
+    feasible: bool = True  # meets the study's outcome constraints
 
 
 class JobSpan(NamedTuple):
@@ -89,7 +90,7 @@ def load_study_data(engine: Engine, name: str) -> StudyData:
         spec = StudySpec.from_dict(study.spec)
         trials = board.trial_rows(session, study.id)
         jobs = board.job_times(session, study.id)
-        observed = board.points(session, study.id)
+        observed = board.points(session, study.id, spec.constraints)
         resumes = board.resume_counts(session, study.id)
     submitted = [job.submitted_at for job in jobs if job.submitted_at is not None]
     origin = min(submitted) if submitted else study.created_at.timestamp()
@@ -107,7 +108,7 @@ def load_study_data(engine: Engine, name: str) -> StudyData:
         for t in trials
     }
     points = [
-        ObservationPoint(p.trial, p.resource, p.value, _seconds(p.at, origin) or 0.0)
+        ObservationPoint(p.trial, p.resource, p.value, _seconds(p.at, origin) or 0.0, p.feasible)
         for p in observed
     ]
     spans = [

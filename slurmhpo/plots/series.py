@@ -96,8 +96,8 @@ def incumbent(data: StudyData) -> IncumbentSeries:
     gpus = data.spec.slurm.gpus_per_task
     starts, ends = _job_arrays(data.jobs, data.now)
     for point in sorted(data.observations, key=lambda p: (p.at, p.trial, p.resource)):
-        if not math.isfinite(point.value):
-            continue
+        if not math.isfinite(point.value) or not point.feasible:
+            continue  # an infeasible result is never the incumbent (as in `slurmhpo best`)
         if series.values and not better(point.value, series.values[-1]):
             continue
         series.seconds.append(point.at)

@@ -8,6 +8,7 @@ take an open Session and never write.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Float, and_, func, select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from slurmhpo.constraints import Constraint, feasible
 from slurmhpo.store.models import Decision, Job, Observation, Trial, decode_value
 
 
@@ -57,6 +59,7 @@ class PointRow(NamedTuple):
     resource: int
     value: float
     at: float
+    feasible: bool = True  # meets the study's outcome constraints
 
 
 class JobTimes(NamedTuple):
@@ -141,23 +144,40 @@ def level_values(
     return [(n, r, v if kind == "finite" else decode_value(v, kind)) for n, r, v, kind in rows]
 
 
-def points(session: Session, study_id: int) -> list[PointRow]:
-    """Every observation of the study, by trial number then resource."""
+def points(
+    session: Session, study_id: int, constraints: Sequence[Constraint] = ()
+) -> list[PointRow]:
+    """Every observation of the study, by trial number then resource, each judged by
+    ``constraints`` (the metrics column is read only when there are some)."""
+    columns = [
+        Trial.number,
+        Observation.resource,
+        Observation.value,
+        Observation.value_kind,
+        epoch_seconds(func.coalesce(Observation.reported_at, Observation.ingested_at)),
+    ]
+    if constraints:
+        columns.append(Observation.metrics)
     rows = session.execute(
-        select(
-            Trial.number,
-            Observation.resource,
-            Observation.value,
-            Observation.value_kind,
-            epoch_seconds(func.coalesce(Observation.reported_at, Observation.ingested_at)),
-        )
+        select(*columns)
         .join(Trial, Trial.id == Observation.trial_id)
         .where(Observation.study_id == study_id)
         .order_by(Trial.number, Observation.resource)
     )
+    if not constraints:
+        return [
+            PointRow(n, r, v if kind == "finite" else decode_value(v, kind), at)
+            for n, r, v, kind, at in rows
+        ]
     return [
-        PointRow(n, r, v if kind == "finite" else decode_value(v, kind), at)
-        for n, r, v, kind, at in rows
+        PointRow(
+            n,
+            r,
+            v if kind == "finite" else decode_value(v, kind),
+            at,
+            metrics is not None and feasible(constraints, metrics),
+        )
+        for n, r, v, kind, at, metrics in rows
     ]
 
 

@@ -295,3 +295,22 @@ def test_no_feasible_result_means_no_incumbent(engine: Engine) -> None:
         q.record_observations(s, trial, [q.Report(3, 0.1, {"loss": 0.1, "mem": 41.0})])
     with read_session(engine) as s:
         assert q.best_trial(s, q.get_study(s, "c")) is None
+
+
+def test_the_anytime_incumbent_skips_results_that_break_a_constraint(engine: Engine) -> None:
+    """The plots' and dashboard's incumbent series agrees with `best`: a better result that
+    breaks a constraint never becomes the incumbent."""
+    from slurmhpo.plots.data import load_study_data
+    from slurmhpo.plots.series import incumbent
+    from tests.test_study import good_dict
+
+    spec = {**good_dict(), "name": "c", "constraints": ["mem <= 40.0"]}
+    with write_session(engine) as s:
+        st = q.create_study(s, "c", spec, "val_loss", "min")
+        for loss, metrics in [(0.3, {"mem": 40.0}), (0.1, {"mem": 50.0}), (0.2, {"mem": 1.0})]:
+            trial = q.add_trial(s, st, {"lr": loss})
+            report = q.Report(3, loss, {"val_loss": loss, **metrics})
+            q.record_observations(s, trial, [report])
+    data = load_study_data(engine, "c")
+    assert [p.feasible for p in data.observations] == [True, False, True]
+    assert incumbent(data).values == [0.3, 0.2]  # 0.1 broke the constraint
