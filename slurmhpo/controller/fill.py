@@ -1,6 +1,7 @@
 """Fill: ask the scheduler for work while the study has free slots.
 
-Each suggestion becomes a decision (``start`` or ``resume``), the new trial row for a start,
+Each suggestion becomes a decision (``start``, ``resume`` or ``exploit``: a new trial that
+starts from another's checkpoint), the new trial row for a start or an exploit,
 and a ``pending`` job row, all in the cycle's one write; the job is submitted only after that
 write commits (a crash in between leaves a pending row the next controller submits or
 re-adopts, never a job nobody knows of).
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.history import Suggested
-from slurmhpo.scheduling.types import ResumeTrial, StartTrial
+from slurmhpo.scheduling.types import ExploitTrial, ResumeTrial, StartTrial
 from slurmhpo.states import StudyState, TrialState
 from slurmhpo.store.cycle import CycleWrite, NewDecision, NewJob, NewTrial
 from slurmhpo.study import StudySpec
@@ -64,6 +65,11 @@ def fill(
         if isinstance(suggestion, StartTrial):
             write.new_trials.append(NewTrial(number, suggestion.config, suggestion.bracket))
             kind, start = "start", 0
+            started += 1
+            next_number = max(next_number, number + 1)
+        elif isinstance(suggestion, ExploitTrial):  # starts from a copy of a donor's checkpoint
+            write.new_trials.append(NewTrial(number, suggestion.config, 0))
+            kind, start = "exploit", suggestion.start
             started += 1
             next_number = max(next_number, number + 1)
         else:
