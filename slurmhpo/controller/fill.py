@@ -62,22 +62,25 @@ def fill(
             more = False
             break
         number = suggestion.trial_id
-        if isinstance(suggestion, StartTrial):
-            write.new_trials.append(NewTrial(number, suggestion.config, suggestion.bracket))
-            kind, start = "start", 0
-            started += 1
-            next_number = max(next_number, number + 1)
-        elif isinstance(suggestion, ExploitTrial):  # starts from a copy of a donor's checkpoint
-            write.new_trials.append(NewTrial(number, suggestion.config, 0))
-            kind, start = "exploit", suggestion.start
-            started += 1
-            next_number = max(next_number, number + 1)
-        else:
-            assert isinstance(suggestion, ResumeTrial)
+        reason = None
+        if isinstance(suggestion, ResumeTrial):
             write.trial_states[number] = (TrialState.RUNNING, None)
             resumed.add(number)
             kind, start = "resume", suggestion.start
-        write.decisions.append(NewDecision(kind, Suggested(suggestion).to_dict(), number))
+        else:
+            bracket = suggestion.bracket if isinstance(suggestion, StartTrial) else 0
+            write.new_trials.append(NewTrial(number, suggestion.config, bracket))
+            kind, start = "start", 0
+            if isinstance(suggestion, ExploitTrial):  # from a copy of a donor's checkpoint
+                kind, start = "exploit", suggestion.start
+                reason = (
+                    f"replaces trial {suggestion.replaces}; starts from trial "
+                    f"{suggestion.donor}'s checkpoint at {suggestion.start}"
+                )
+            started += 1
+            next_number = max(next_number, number + 1)
+        payload = Suggested(suggestion).to_dict()
+        write.decisions.append(NewDecision(kind, payload, number, reason))
         write.new_jobs.append(NewJob(number, start, suggestion.target, attempt=0))
         busy += 1
     return Filled(more, frozenset(resumed), retired)

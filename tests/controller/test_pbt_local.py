@@ -50,9 +50,13 @@ def test_exploiting_trials_continue_from_the_donors_copied_checkpoint(
     assert rows["study"].state == "finished"
     with read_session(engine) as session:
         study = get_study(session, "pbt")
-        decisions = [(d.kind, d.payload) for d in list_decisions(session, study)]
+        stored = list_decisions(session, study)
+        decisions = [(d.kind, d.payload) for d in stored]
+        reasons = [d.reason for d in stored if d.kind == "exploit"]
     exploits = [payload["suggestion"] for kind, payload in decisions if kind == "exploit"]
     assert exploits, "the bottom quarter never exploited"
+    for exploit, reason in zip(exploits, reasons, strict=True):  # said for people, too
+        assert f"trial {exploit['donor']}'s checkpoint at {exploit['start']}" in reason
     number_of = {t.id: t.number for t in rows["trials"]}
     first_job = {}
     for job in rows["jobs"]:  # ordered by id: a trial's first job comes first
