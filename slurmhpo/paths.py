@@ -8,6 +8,7 @@ the controller (the default root is the controller's business, not this module's
         config.json              the configuration, written once, atomically, by the controller
         metrics.jsonl            one JSON object per line, appended by the trial's jobs
         checkpoints/             checkpoint-000000003.pkl, checkpoint-000000004.bin, ...
+        kept-checkpoints/        the controller's links to checkpoints other trials may copy
         segments/segment-002/    everything one job (segment) of the trial logs
             stdout.log
             stderr.log
@@ -30,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -131,7 +133,7 @@ def write_atomic(path: Path | str, data: bytes | str, *, durable: bool = True) -
     else:
         raise TypeError(f"write_atomic needs bytes or str, got {type(data).__name__}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}{_TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    temp = _temp_name(target)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         try:
@@ -148,6 +150,43 @@ def write_atomic(path: Path | str, data: bytes | str, *, durable: bool = True) -
         raise
     if durable:
         _fsync_directory(target.parent)
+
+
+def _temp_name(target: Path) -> Path:
+    """A unique temporary name next to ``target`` that :func:`is_temp_file` recognises."""
+    return target.with_name(f".{target.name}{_TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def copy_atomic(source: Path | str, target: Path | str, *, link: bool = False) -> None:
+    """Put a copy of ``source`` at ``target`` so that ``target`` is whole or absent, never half.
+
+    Like :func:`write_atomic`, but streamed from a file (checkpoints may be larger than memory
+    should hold): the copy goes to a temporary name that no checkpoint reader accepts, is
+    fsync'ed, then renamed onto ``target``. A process killed mid-copy leaves only the temporary
+    file, which the trial side deletes when it next saves a checkpoint. ``link``: a hard link
+    instead of a copy where the file system allows one (for files that are replaced, never
+    changed in place, as checkpoints are): the data stays when ``source`` is deleted.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = _temp_name(target)
+    try:
+        linked = False
+        if link:
+            try:
+                os.link(source, temp)
+                linked = True
+            except OSError:  # no hard links here (another file system, FAT, ...): copy
+                pass
+        if not linked:
+            shutil.copyfile(source, temp)
+            with open(temp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
 
 
 def make_private_dir(directory: Path | str) -> Path:
@@ -229,6 +268,12 @@ class TrialPaths:
     def checkpoint_dir(self) -> Path:
         """Directory of the trial's checkpoints (``SLURMHPO_CHECKPOINT_DIR`` points here)."""
         return self.trial_dir / "checkpoints"
+
+    @property
+    def kept_dir(self) -> Path:
+        """Checkpoints the controller keeps for trials that may start from them (hard links
+        taken before a later segment's job could prune them; population-based training)."""
+        return self.trial_dir / "kept-checkpoints"
 
     def checkpoint_file(self, resource: int, binary: bool = False) -> Path:
         """The checkpoint taken at ``resource`` (see :func:`checkpoint_name`)."""

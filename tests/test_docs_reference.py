@@ -44,8 +44,15 @@ CONTEXT: dict[str, dict[str, Any]] = {
         f"scheduler.{key}": {"scheduler.type": "adaptive"}
         for key in ("prior_agreement", "prior_pairs", "power", "min_top", "max_points")
     },
+    **{
+        f"scheduler.{key}": {"scheduler.type": "pbt", "scheduler.perturbation_interval": 4}
+        for key in ("population_size", "quantile_fraction", "resample_probability")
+    },
+    "scheduler.perturbation_interval": {"scheduler.type": "pbt"},
     "trial.entrypoint": {"trial.command": None},
 }
+# Settings a scheduler type cannot be built without.
+REQUIRED = {"pbt": {"perturbation_interval": 4}}
 KDE_FIELDS = {
     "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor", "min_bandwidth",
     "min_points", "max_model_points",
@@ -137,7 +144,9 @@ def test_every_scheduler_setting_is_documented(kind: str) -> None:
     variants = ["sync", "promotion"] if kind == "bohb" else [None]
     fields = documented()
     for variant in variants:
-        settings = {"type": kind} if variant is None else {"type": kind, "variant": variant}
+        settings = {"type": kind, **REQUIRED.get(kind, {})}
+        if variant is not None:
+            settings["variant"] = variant
         searcher = {"type": "kde"} if kind == "bohb" else {"type": "random"}
         for name in known_settings("scheduler", settings, searcher):
             assert f"scheduler.{name}" in fields, f"scheduler.{name} ({kind}) is undocumented"

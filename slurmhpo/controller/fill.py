@@ -1,6 +1,7 @@
 """Fill: ask the scheduler for work while the study has free slots.
 
-Each suggestion becomes a decision (``start`` or ``resume``), the new trial row for a start,
+Each suggestion becomes a decision (``start``, ``resume`` or ``exploit``: a new trial that
+starts from another's checkpoint), the new trial row for a start or an exploit,
 and a ``pending`` job row, all in the cycle's one write; the job is submitted only after that
 write commits (a crash in between leaves a pending row the next controller submits or
 re-adopts, never a job nobody knows of).
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.history import Suggested
-from slurmhpo.scheduling.types import ResumeTrial, StartTrial
+from slurmhpo.scheduling.types import ExploitTrial, ResumeTrial, StartTrial
 from slurmhpo.states import StudyState, TrialState
 from slurmhpo.store.cycle import CycleWrite, NewDecision, NewJob, NewTrial
 from slurmhpo.study import StudySpec
@@ -61,17 +62,25 @@ def fill(
             more = False
             break
         number = suggestion.trial_id
-        if isinstance(suggestion, StartTrial):
-            write.new_trials.append(NewTrial(number, suggestion.config, suggestion.bracket))
-            kind, start = "start", 0
-            started += 1
-            next_number = max(next_number, number + 1)
-        else:
-            assert isinstance(suggestion, ResumeTrial)
+        reason = None
+        if isinstance(suggestion, ResumeTrial):
             write.trial_states[number] = (TrialState.RUNNING, None)
             resumed.add(number)
             kind, start = "resume", suggestion.start
-        write.decisions.append(NewDecision(kind, Suggested(suggestion).to_dict(), number))
+        else:
+            bracket = suggestion.bracket if isinstance(suggestion, StartTrial) else 0
+            write.new_trials.append(NewTrial(number, suggestion.config, bracket))
+            kind, start = "start", 0
+            if isinstance(suggestion, ExploitTrial):  # from a copy of a donor's checkpoint
+                kind, start = "exploit", suggestion.start
+                reason = (
+                    f"replaces trial {suggestion.replaces}; starts from trial "
+                    f"{suggestion.donor}'s checkpoint at {suggestion.start}"
+                )
+            started += 1
+            next_number = max(next_number, number + 1)
+        payload = Suggested(suggestion).to_dict()
+        write.decisions.append(NewDecision(kind, payload, number, reason))
         write.new_jobs.append(NewJob(number, start, suggestion.target, attempt=0))
         busy += 1
     return Filled(more, frozenset(resumed), retired)

@@ -586,7 +586,19 @@ class Controller:
             )
             for job in unsubmitted
         ]
-        return older + created
+        return [self._checkpoint_work(segment) for segment in older + created]
+
+    def _checkpoint_work(self, segment: PendingSegment) -> PendingSegment:
+        """Mark what :mod:`~slurmhpo.controller.checkpoints` must do before the segment runs:
+        nothing unless trials start from others' checkpoints, and nothing on the simulated
+        backend, which has no files to copy (it continues the new trial's own curve from the
+        start resource, see docs/benchmarks.md)."""
+        if not self.scheduler.copies_checkpoints or self.backend.name == "simulated":
+            return segment
+        source = self.scheduler.checkpoint_source(segment.trial_number)
+        if source is not None and source[1] == segment.start:
+            return dataclasses.replace(segment, source=source)
+        return dataclasses.replace(segment, keep=segment.start > 0)
 
     def _act(
         self,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from slurmhpo.backends.base import Resources, SegmentRequest
 from slurmhpo.control import ENV_HOLD
+from slurmhpo.controller.checkpoints import copy_checkpoint, keep_checkpoint
 from slurmhpo.controller.rundir import RunDir, execution_digest
 from slurmhpo.paths import TrialPaths, write_atomic
 from slurmhpo.study import StudySpec
@@ -78,6 +79,8 @@ def build_request(
     target: int,
     segment: int,
     job_key: str,
+    checkpoint_from: tuple[int, int] | None = None,
+    keep_start: bool = False,
 ) -> SegmentRequest:
     """Prepare the files of one segment and describe how to run it.
 
@@ -86,6 +89,9 @@ def build_request(
     Writes the trial's config file atomically (the same content every time: the config of a
     trial never changes) and creates the segment's folder. A study that continues trials in
     place tells the job to wait at its target (``SLURMHPO_HOLD_SECONDS``).
+    ``checkpoint_from`` = (donor, resource): copy the donor's checkpoint at ``resource`` into
+    this trial's first; ``keep_start``: keep this trial's checkpoint at ``start`` for trials
+    that may copy it later (:mod:`slurmhpo.controller.checkpoints`).
     """
     run_dir = RunDir(runs_dir, study.run_key, study.uid, study.name)
     run_dir.verify(execution_digest(spec))
@@ -93,6 +99,10 @@ def build_request(
     paths.make_dirs()
     paths.segment_dir(segment).mkdir(parents=True, exist_ok=True)
     write_atomic(paths.config_file, json.dumps(config, sort_keys=True) + "\n")
+    if checkpoint_from is not None:
+        copy_checkpoint(run_dir.trial(checkpoint_from[0]), paths, checkpoint_from[1])
+    elif keep_start and start > 0:
+        keep_checkpoint(paths, start)
     context = TrialContext.for_paths(paths, config, start, target, resource_name=spec.resource.name)
     context = replace(context, study=spec.name, metric_file=segment_metric_file(paths, segment))
     env = {**spec.trial.env, **context.to_environ()}

@@ -93,6 +93,8 @@ class Submitter:
             target=segment.target,
             segment=segment.segment,
             job_key=self.key_of(segment.id),
+            checkpoint_from=segment.source,
+            keep_start=segment.keep,
         )
 
     def _submit(self, requests: list[SegmentRequest], job_ids: list[int]) -> list[str]:

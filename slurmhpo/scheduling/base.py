@@ -10,9 +10,10 @@ Call contract (the controller's side):
 * ``suggest(trial_id)`` when a worker is free; ``trial_id`` is the id a NEW trial would get.
   ``None`` means nothing to run now; it leaves the scheduler (and its rng) untouched, so it
   need not be recorded. ``allow_new=False`` (the study may start no more trials) asks for a
-  resume only. A :class:`ResumeTrial` never depends on ``trial_id`` or ``allow_new``: every
-  scheduler looks for a resume before it considers a new trial, which is what makes a replay
-  with the defaults exact.
+  resume only. A :class:`ResumeTrial` never depends on ``trial_id``, and a resume given with
+  ``allow_new=True`` is also the one given with ``allow_new=False`` (replay passes False for
+  recorded resumes, see :mod:`~slurmhpo.scheduling.history`). Most schedulers look for a resume
+  before they consider a new trial; population-based training starts its population first.
 * ``on_result(trial_id, resource, value)`` for every result, in the order the trial produced
   them; resources must be integers in 1..r_max. The answer says what the trial does next:
   CONTINUE, PAUSE (at its target, keep the checkpoint), STOP (kill it) or COMPLETE (it reached
@@ -196,6 +197,15 @@ class Scheduler(ABC):
     def trial_ids(self) -> list[int]:
         """Every trial this scheduler started, in start order."""
         return list(self._trials)
+
+    # Whether a trial may start from another trial's checkpoint (:meth:`checkpoint_source`);
+    # the controller then keeps each trial's checkpoint at the start of every later segment.
+    copies_checkpoints: bool = False
+
+    def checkpoint_source(self, trial_id: int) -> tuple[int, int] | None:
+        """``(donor, resource)`` when ``trial_id`` starts from a copy of the donor's checkpoint
+        at ``resource`` (population-based training); None for every other trial."""
+        return None
 
     # ---- for subclasses ------------------------------------------------------------------
     @abstractmethod

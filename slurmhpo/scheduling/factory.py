@@ -25,6 +25,10 @@ type                    variant / settings
                         ``prior_agreement``, ``prior_pairs``, ``power``, ``min_top``,
                         ``max_points`` (:class:`~slurmhpo.scheduling.fidelity.TrustSettings`);
                         searcher ``mf_kde`` unless the study names another
+``pbt``                 population-based training (:mod:`~slurmhpo.scheduling.pbt`);
+                        ``perturbation_interval`` (required, resource units, < r_max),
+                        ``population_size`` (default 16), ``quantile_fraction`` (0.25,
+                        at most 0.5), ``resample_probability`` (0.25)
 ``median``              median stopping rule; ``grace`` (default r_min), ``min_trials`` (3)
 ``fifo``                no early stopping
 ======================  ===========================================================
@@ -57,6 +61,7 @@ from slurmhpo.scheduling.base import Scheduler, Searcher
 from slurmhpo.scheduling.fidelity import TrustSettings
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.pbt import PopulationBasedTraining
 from slurmhpo.scheduling.rungs import RUNG_PLACEMENTS, RungPlacement, rung_levels
 from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
 from slurmhpo.scheduling.types import Mode
@@ -71,6 +76,7 @@ SCHEDULER_TYPES: tuple[str, ...] = (
     "sync_hyperband",
     "bohb",
     "adaptive",
+    "pbt",
     "median",
     "fifo",
 )
@@ -106,7 +112,10 @@ def make_scheduler(spec: Mapping[str, Any], space: SearchSpace, seed: int) -> Sc
     searcher_spec = _searcher_spec(spec, kind)
     initial = tuple(spec.get("initial_configs", ()))
     searcher = make_searcher(searcher_spec, space, mode, search_rng, initial)
-    scheduler = _build(kind, reader, _Common(searcher, mode, r_min, r_max, sched_rng))
+    if kind == "pbt":
+        scheduler: Scheduler = _pbt(reader, _Common(searcher, mode, r_min, r_max, sched_rng), space)
+    else:
+        scheduler = _build(kind, reader, _Common(searcher, mode, r_min, r_max, sched_rng))
     reader.finish()
     return scheduler
 
@@ -153,6 +162,46 @@ def _build(kind: str, reader: TableReader, c: _Common) -> Scheduler:
     if kind == "asha":
         return ASHA(*args, variant=chosen, strict_quota=strict, rung_placement=placement)
     return AsyncHyperband(*args, variant=chosen, strict_quota=strict, rung_placement=placement)
+
+
+def _pbt(reader: TableReader, c: _Common, space: SearchSpace) -> PopulationBasedTraining:
+    """Population-based training; every setting checked here, naming its field."""
+    interval = reader.get(
+        "perturbation_interval",
+        int,
+        hint=f"add e.g. perturbation_interval = {max(1, c.r_max // 10)}: how many resource "
+        "units each trial trains between two exploit/explore steps",
+    )
+    if not 1 <= interval < c.r_max:
+        raise ConfigError(
+            reader.field("perturbation_interval"),
+            f"must be an integer in 1..{c.r_max - 1} (below resource.max), got {interval}",
+            f"use e.g. {max(1, c.r_max // 10)}",
+        )
+    population = reader.get("population_size", int, default=16)
+    if population < 2:
+        raise ConfigError(
+            reader.field("population_size"), f"must be an integer >= 2, got {population}", "use 16"
+        )
+    fraction = reader.get("quantile_fraction", float, default=0.25)
+    if not 0.0 < fraction <= 0.5:
+        raise ConfigError(
+            reader.field("quantile_fraction"),
+            f"must be a number in (0, 0.5], got {fraction}",
+            "use 0.25: the bottom quarter copies the top quarter",
+        )
+    resample = reader.get("resample_probability", float, default=0.25)
+    if not 0.0 <= resample <= 1.0:
+        raise ConfigError(
+            reader.field("resample_probability"),
+            f"must be a number in [0, 1], got {resample}",
+            "use 0.25",
+        )
+    return PopulationBasedTraining(
+        c.searcher, c.mode, c.r_min, c.r_max, c.rng,
+        space=space, population_size=population, perturbation_interval=interval,
+        quantile_fraction=fraction, resample_probability=resample,
+    )  # fmt: skip
 
 
 def _trust(reader: TableReader) -> TrustSettings:

@@ -5,8 +5,11 @@ these calls as plain events, in order; after a controller restart :func:`rebuild
 a fresh scheduler built with the same seed, which then decides exactly as the uninterrupted one
 would. Suggestions that returned None are not events: they leave the scheduler untouched.
 
-Replay passes, for a recorded start, the started trial's id to ``suggest``; for a recorded
-resume, an id no trial has (a resume never depends on the id it is given). A replayed
+Replay passes, for a recorded start (or exploit), the started trial's id to ``suggest``; for a
+recorded resume, an id no trial has and ``allow_new=False`` (a resume never depends on the id it
+is given, and a resume given while new trials were allowed is also the one given without them:
+that way a resume recorded while the study's ``max_trials`` was reached replays exactly, also
+for population-based training, which starts its population before it resumes anybody). A replayed
 suggestion that differs from the recorded one (different seed, code or event order) raises
 :class:`ReplayMismatch` rather than silently diverging from what the cluster is running.
 
@@ -35,9 +38,9 @@ from typing import Any
 
 from slurmhpo.scheduling.base import Scheduler
 from slurmhpo.scheduling.types import (
+    NEW_TRIALS,
     Action,
     SchedulingError,
-    StartTrial,
     Suggestion,
     WarmObservation,
     suggestion_from_dict,
@@ -200,8 +203,9 @@ def rebuild(
 
 
 def _replay_suggest(scheduler: Scheduler, recorded: Suggestion, spare: int, index: int) -> None:
-    trial_id = recorded.trial_id if isinstance(recorded, StartTrial) else spare
-    replayed = scheduler.suggest(trial_id)
+    new = isinstance(recorded, NEW_TRIALS)
+    trial_id = recorded.trial_id if new else spare
+    replayed = scheduler.suggest(trial_id, allow_new=new)
     if replayed != recorded:
         raise ReplayMismatch(
             f"event {index}: recorded suggestion {recorded!r}, replay gives {replayed!r} "

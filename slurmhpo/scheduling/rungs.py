@@ -172,6 +172,10 @@ class Rung:
         """True iff ``trial_id`` is among the best floor(n/eta) members."""
         return self.rank(trial_id) < self.quota
 
+    def best(self, count: int) -> list[int]:
+        """The ``count`` best members, best first (O(count))."""
+        return [trial_id for _, trial_id in self._sorted[:count]]
+
     def best_promotable(self) -> int | None:
         """The best member neither promoted nor withdrawn, if it ranks within the quota."""
         if not self._open:

@@ -57,7 +57,27 @@ class ResumeTrial:
     kind: Literal["resume"] = field(default="resume", init=False)
 
 
-Suggestion = StartTrial | ResumeTrial
+@dataclass(frozen=True)
+class ExploitTrial:
+    """Start NEW trial ``trial_id`` with ``config`` from a copy of trial ``donor``'s checkpoint
+    at resource ``start``, training up to ``target`` (population-based training's exploit).
+
+    ``replaces`` is the trial it takes the place of in the population (stopped at ``start``).
+    The record is the lineage: a replay knows which trial's state, at which resource, the new
+    trial began from, and the controller copies that checkpoint before the first job runs.
+    """
+
+    trial_id: int
+    config: dict[str, Any]
+    donor: int
+    replaces: int
+    start: int
+    target: int
+    kind: Literal["exploit"] = field(default="exploit", init=False)
+
+
+Suggestion = StartTrial | ResumeTrial | ExploitTrial
+NEW_TRIALS = (StartTrial, ExploitTrial)  # suggestions that create a trial (need allow_new)
 
 
 def suggestion_to_dict(s: Suggestion) -> dict[str, Any]:
@@ -72,6 +92,8 @@ def suggestion_from_dict(d: dict[str, Any]) -> Suggestion:
         return StartTrial(**data)
     if d["kind"] == "resume":
         return ResumeTrial(**data)
+    if d["kind"] == "exploit":
+        return ExploitTrial(**data)
     raise ValueError(f"unknown suggestion kind {d['kind']!r}")
 
 

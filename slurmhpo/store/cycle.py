@@ -218,6 +218,10 @@ class PendingSegment:
     start: int
     target: int
     segment: int
+    # Checkpoint work before the job runs (slurmhpo.controller.checkpoints): copy the
+    # checkpoint of trial source[0] at source[1] into this trial's, or keep its own at start.
+    source: tuple[int, int] | None = None
+    keep: bool = False
 
 
 @dataclass

@@ -59,6 +59,7 @@ DECISION_KINDS = (
     "fail",
     "complete",
     "warm_start",
+    "exploit",
 )
 VALUE_KINDS = ("finite", "nan", "+inf", "-inf")
 MODES = ("min", "max")

@@ -7,7 +7,7 @@ the next study decides. The histories under ``frozen/`` were recorded once from 
 their commit; ``test_frozen_histories.py`` re-runs the same studies and replays the stored ones.
 
 Regenerate (only for a change that is MEANT to alter decisions, and say so in the commit):
-``python -m tests.controller.frozen_histories``
+``python -m tests.controller.frozen_histories [METHOD ...]`` (a new method: name only it).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from slurmhpo.backends.simulated import SimClock, SimulatedBackend
-from slurmhpo.bench.harness import study_spec
+from slurmhpo.bench.harness import Method, study_spec
 from slurmhpo.bench.registry import get_task
 from slurmhpo.bench.runner import METHODS
 from slurmhpo.controller.build import build_controller
@@ -44,7 +44,22 @@ FROZEN_METHODS = (
     "bohb-async",
     "bohb-async-stopping",
     "median",
+    "pbt-small",
 )
+# Frozen methods that are no benchmark method: population-based training with a population
+# that leaves room for replacements under MAX_TRIALS (the bench's pbt starts 32).
+FROZEN_ONLY = {
+    "pbt-small": Method(
+        "pbt-small",
+        {"type": "pbt", "population_size": 8, "perturbation_interval": 3},
+        wake="targets",
+    ),
+}
+
+
+def method_of(name: str) -> Method:
+    """The frozen method called ``name``."""
+    return FROZEN_ONLY.get(name) or METHODS[name]
 
 
 def record(method_name: str, *, continue_in_place: bool = False) -> list[dict[str, Any]]:
@@ -55,7 +70,7 @@ def record(method_name: str, *, continue_in_place: bool = False) -> list[dict[st
     decisions must be the same.
     """
     task = get_task(TASK, r_max=27)
-    method = METHODS[method_name]
+    method = method_of(method_name)
     with tempfile.TemporaryDirectory(prefix="slurmhpo-frozen-") as tmp:
         root = Path(tmp)
         engine = make_engine(f"sqlite:///{root / 'frozen.db'}")
@@ -82,13 +97,14 @@ def frozen_file(method_name: str) -> Path:
     return FROZEN_DIR / f"{method_name}.json"
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    """Record the histories of ``names`` (all frozen methods if empty)."""
     FROZEN_DIR.mkdir(exist_ok=True)
-    for name in FROZEN_METHODS:
+    for name in names or FROZEN_METHODS:
         history = record(name)
         frozen_file(name).write_text(json.dumps(history, indent=None, sort_keys=True) + "\n")
         print(f"{name}: {len(history)} decisions", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

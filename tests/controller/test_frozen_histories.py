@@ -8,7 +8,6 @@ import pytest
 
 from slurmhpo.bench.harness import study_spec
 from slurmhpo.bench.registry import get_task
-from slurmhpo.bench.runner import METHODS
 from slurmhpo.scheduling.factory import make_scheduler
 from slurmhpo.scheduling.history import event_from_dict, rebuild
 from tests.controller.frozen_histories import (
@@ -19,6 +18,7 @@ from tests.controller.frozen_histories import (
     TASK,
     WORKERS,
     frozen_file,
+    method_of,
     record,
 )
 
@@ -33,13 +33,13 @@ def test_stored_history_replays(method_name: str, tmp_path) -> None:
     history = _frozen(method_name)
     assert len(history) > MAX_TRIALS  # every trial started, and results came in
     task = get_task(TASK, r_max=27)
-    spec = study_spec(task, METHODS[method_name], SEED, WORKERS, BUDGET_SECONDS, tmp_path)
+    spec = study_spec(task, method_of(method_name), SEED, WORKERS, BUDGET_SECONDS, tmp_path)
     spec_dict = spec.to_dict()
     scheduler = rebuild(
         lambda: make_scheduler(spec_dict, spec.space, spec.seed),
         [event_from_dict(row["payload"]) for row in history],
     )
-    started = [row for row in history if row["kind"] == "start"]
+    started = [row for row in history if row["kind"] in ("start", "exploit")]
     assert sorted(scheduler.trial_ids()) == sorted(
         row["payload"]["suggestion"]["trial_id"] for row in started
     )

@@ -85,6 +85,12 @@ NOT_RUN: dict[str, str] = {
     "[--continue-in-place] --task lcbench/189905,lcbench/189873,lcbench/189908,lcbench/189866": (
         BENCH_REASON + " (issue 14's held-out check)"
     ),
+    "slurmhpo bench --method pbt,random --seeds 10 --json dev-pbt.json": (
+        BENCH_REASON + " (issue 16's population-based training: 120 runs)"
+    ),
+    "slurmhpo bench --method asha-stopping,asha-promotion --seeds 10 --json dev-asha.json": (
+        BENCH_REASON + " (issue 16's comparison: 120 runs)"
+    ),
 }
 NOT_SLURMHPO = {
     "systemctl --user ...": "needs a systemd user session (none in a container or CI)",

@@ -18,7 +18,7 @@ import numpy as np
 
 from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.history import Event, Failed, Result, Suggested
-from slurmhpo.scheduling.types import Action, ResumeTrial, StartTrial
+from slurmhpo.scheduling.types import Action, ExploitTrial, ResumeTrial, StartTrial
 
 
 class ContractViolation(AssertionError):
@@ -86,12 +86,14 @@ class _Job:
 
 
 def _check_suggestion(sched: Scheduler, s, new_id: int, out: Outcome, levels: list[int]) -> None:
-    if isinstance(s, StartTrial):
+    if isinstance(s, (StartTrial, ExploitTrial)):
         if s.trial_id != new_id:
             raise ContractViolation(f"started id {s.trial_id}, expected the new id {new_id}")
         if s.trial_id in out.status:
             raise ContractViolation(f"trial {s.trial_id} started twice")
-        start = 0
+        start = s.start if isinstance(s, ExploitTrial) else 0
+        if isinstance(s, ExploitTrial) and out.reached.get(s.donor, 0) < start:
+            raise ContractViolation(f"exploit from {s.donor}, which never reached {start}")
     elif isinstance(s, ResumeTrial):
         if out.status.get(s.trial_id) != "pause":
             raise ContractViolation(f"resumed {s.trial_id} in state {out.status.get(s.trial_id)}")
@@ -146,10 +148,11 @@ def run_study(
             _check_suggestion(sched, s, next_id, out, levels)
             out.events.append(Suggested(s))
             worker = idle.pop(0)
-            if isinstance(s, StartTrial):
+            if isinstance(s, (StartTrial, ExploitTrial)):
                 next_id += 1
                 out.starts += 1
-                jobs[worker] = _Job(s.trial_id, s.config, 0, s.target)
+                start = s.start if isinstance(s, ExploitTrial) else 0
+                jobs[worker] = _Job(s.trial_id, s.config, start, s.target)
             else:
                 out.resumes += 1
                 jobs[worker] = _Job(s.trial_id, jobs_config[s.trial_id], s.start, s.target)

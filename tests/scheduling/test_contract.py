@@ -20,9 +20,11 @@ from slurmhpo.scheduling.base import Scheduler, TrialStatus
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.history import Result, Suggested, event_from_dict, rebuild
 from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.pbt import PopulationBasedTraining
 from slurmhpo.scheduling.rungs import rung_levels
 from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
-from slurmhpo.scheduling.types import Action, SchedulingError, StartTrial
+from slurmhpo.scheduling.types import Action, ExploitTrial, SchedulingError, StartTrial
+from slurmhpo.space import SearchSpace
 
 R_MIN, R_MAX, ETA = 1, 27, 3
 LEVELS = rung_levels(R_MIN, R_MAX, ETA)
@@ -30,6 +32,9 @@ LEVELS = rung_levels(R_MIN, R_MAX, ETA)
 # ladder is [2, 7, 20] (from_min would be [1, 3, 9, 20]).
 R_UNEVEN = 20
 FROM_MAX = rung_levels(R_MIN, R_UNEVEN, ETA, "from_max")
+
+X_SPACE = SearchSpace.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+PBT_LEVELS = [*range(3, R_MAX, 3), R_MAX]
 
 Factory = Callable[[FakeSearcher, np.random.Generator], Scheduler]
 
@@ -91,6 +96,27 @@ FACTORIES: dict[str, tuple[Factory, list[int]]] = {
         ),
         FROM_MAX,
     ),
+    "pbt": (
+        lambda s, g: PopulationBasedTraining(
+            s, "min", R_MIN, R_MAX, g, space=X_SPACE, population_size=8, perturbation_interval=3
+        ),
+        PBT_LEVELS,
+    ),
+    "pbt_uneven": (  # boundaries 4, 8, ..., 24 and a short last segment to 27
+        lambda s, g: PopulationBasedTraining(
+            s,
+            "min",
+            R_MIN,
+            R_MAX,
+            g,
+            space=X_SPACE,
+            population_size=6,
+            perturbation_interval=4,
+            quantile_fraction=0.5,
+            resample_probability=0.5,
+        ),
+        [*range(4, R_MAX, 4), R_MAX],
+    ),
     "median": (lambda s, g: MedianStoppingScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
     "fifo": (lambda s, g: FIFOScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
 }
@@ -139,8 +165,9 @@ def test_rebuilt_scheduler_decides_like_the_uninterrupted_one(name: str) -> None
     replay_rest = rebuild(lambda: build(name, seed=7)[0], [event_from_dict(d) for d in wire])
     for event in out.events[cut:]:  # the rest must be decided exactly the same way
         if isinstance(event, Suggested):
-            tid = event.suggestion.trial_id if isinstance(event.suggestion, StartTrial) else -99
-            assert replay_rest.suggest(tid) == event.suggestion
+            new = isinstance(event.suggestion, (StartTrial, ExploitTrial))
+            tid = event.suggestion.trial_id if new else -99
+            assert replay_rest.suggest(tid, allow_new=new) == event.suggestion
         elif isinstance(event, Result):
             assert replay_rest.on_result(event.trial_id, event.resource, event.value) is (
                 event.action
@@ -272,9 +299,19 @@ FACTORY_TABLES = [
     {"type": "bohb", "variant": "stopping"},
     {"type": "adaptive"},
     {"type": "adaptive", "prior_agreement": 0.5, "prior_pairs": 0, "min_top": 3},
+    {"type": "pbt", "perturbation_interval": 3, "population_size": 8},
     {"type": "median"},
     {"type": "fifo"},
 ]
+
+
+def _table_levels(table: dict) -> list[int]:
+    """The levels where a scheduler built from ``table`` may pause or complete a trial."""
+    if table["type"] in ("median", "fifo"):
+        return [R_MAX]
+    if table["type"] == "pbt":
+        return PBT_LEVELS
+    return LEVELS
 
 
 @pytest.mark.parametrize("table", FACTORY_TABLES, ids=lambda t: "-".join(map(str, t.values())))
@@ -288,7 +325,7 @@ def test_factory_built_schedulers_with_real_searchers_keep_the_contract(table: d
         "resource": {"name": "epoch", "min": R_MIN, "max": R_MAX},
         "scheduler": table,
     }
-    levels = LEVELS if table["type"] not in ("median", "fifo") else [R_MAX]
+    levels = _table_levels(table)
     sched = make_scheduler(spec, space, seed=3)
     out = run_study(sched, levels, max_starts=45, fail_rate=0.01, seed=4)
     assert all(sched.trial_status(t) is not TrialStatus.RUNNING for t in sched.trial_ids())
@@ -334,9 +371,11 @@ def test_allow_new_false_only_resumes_and_otherwise_touches_nothing(name: str) -
     assert sched.suggest(0, allow_new=False) is None
     assert sched.trial_ids() == [] and searcher.count == 0
     assert sched.rng.bit_generator.state == state
-    out = run_study(sched, FACTORIES[name][1], max_starts=30, seed=2)  # sync: 27 fill rung 1
-    assert out.starts == 30
-    if "promotion" in name or name.startswith(("sync", "adaptive")):
+    # sync: 27 fill rung 1; PBT's population (8) and two exploits, which end before it does
+    limit = 10 if name.startswith("pbt") else 30
+    out = run_study(sched, FACTORIES[name][1], max_starts=limit, seed=2)
+    assert out.starts == limit
+    if "promotion" in name or name.startswith(("sync", "adaptive", "pbt")):
         assert out.resumes > 0, "promotions go on after the last start"
 
 
@@ -354,7 +393,7 @@ def test_factory_built_schedulers_replay_infeasible_results_exactly(table: dict)
         "resource": {"name": "epoch", "min": R_MIN, "max": R_MAX},
         "scheduler": table,
     }
-    levels = LEVELS if table["type"] not in ("median", "fifo") else [R_MAX]
+    levels = _table_levels(table)
     sched = make_scheduler(spec, space, seed=3)
     out = run_study(sched, levels, max_starts=45, seed=4, infeasible=_best_break_the_constraint)
     wire = [event_from_dict(e.to_dict()) for e in out.events]

@@ -66,7 +66,8 @@ def test_every_type_builds_and_suggests(table: dict, cls: type, variant: str | N
 
 def test_all_types_are_covered() -> None:
     assert set(SCHEDULER_TYPES) == {
-        "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "median", "fifo",
+        "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "pbt", "median",
+        "fifo",
     }  # fmt: skip
 
 
@@ -157,7 +158,11 @@ def test_rung_levels_defaults() -> None:
         sched = make_scheduler({**study({"type": kind}), "resource": UNEVEN}, SPACE, seed=0)
         assert sched.levels == rung_levels(1, 52, 3, placement)  # type: ignore[attr-defined]
         assert scheduler_rung_levels({"type": kind}, 1, 52) == sched.levels  # type: ignore[attr-defined]
-    assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {"median", "fifo"}
+    assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {
+        "median",
+        "fifo",
+        "pbt",
+    }  # no eta ladder
     assert scheduler_rung_levels({"type": "median"}, 1, 52) == []
     assert scheduler_rung_levels({"type": "fifo"}, 1, 52) == []
 

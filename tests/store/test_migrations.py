@@ -182,21 +182,23 @@ def _check_0003(engine: Engine) -> None:
     _check_0002(engine)
 
 
+def _insert_decision(conn: Connection, seq: int, kind: str, payload: dict) -> None:
+    """One study-level decision row of study 1, written as that revision's schema has it."""
+    tables = MetaData()
+    tables.reflect(conn)
+    row = {
+        "study_id": 1, "trial_id": None, "seq": seq, "kind": kind, "payload": payload,
+        "reason": None, "created_at": T1,
+    }  # fmt: skip
+    conn.execute(tables.tables["decisions"].insert(), [row])
+
+
 def _rows_0004(conn: Connection) -> None:
     """The 0003 rows plus a ``warm_start`` decision, the kind 0004 allows."""
     _rows_0003(conn)
-    tables = MetaData()
-    tables.reflect(conn)
-    conn.execute(
-        tables.tables["decisions"].insert(),
-        [
-            {
-                "study_id": 1, "trial_id": None, "seq": 2, "kind": "warm_start",
-                "payload": {"event": "warm_start", "sources": [], "observations": []},
-                "reason": None, "created_at": T1,
-            }
-        ],
-    )  # fmt: skip
+    _insert_decision(
+        conn, 2, "warm_start", {"event": "warm_start", "sources": [], "observations": []}
+    )
 
 
 def _check_0004(engine: Engine) -> None:
@@ -209,18 +211,52 @@ def _check_0004(engine: Engine) -> None:
     _check_0003(engine)
 
 
-def test_0003_refuses_a_warm_start_decision_and_0004_accepts_it(db_url: str) -> None:
-    """The CHECK on decisions.kind is what 0004 widens; without it the kind is refused."""
+@pytest.mark.parametrize(
+    ("before", "insert_rows"),
+    [("0003", lambda conn: _rows_0004(conn)), ("0004", lambda conn: _rows_0005(conn))],
+    ids=["warm_start-0004", "exploit-0005"],
+)
+def test_a_decision_kind_is_refused_before_the_revision_that_allows_it(
+    db_url: str, before: str, insert_rows: Callable[[Connection], None]
+) -> None:
+    """The CHECK on decisions.kind is what 0004 (warm_start) and 0005 (exploit) widen;
+    without it the kind is refused."""
     engine = make_engine(db_url)
     try:
-        upgrade(engine, "0003")
+        upgrade(engine, before)
         with pytest.raises(Exception, match=r"(?i)check|constraint"), engine.begin() as conn:
-            _rows_0004(conn)
+            insert_rows(conn)
         upgrade(engine)
         with engine.begin() as conn:
-            _rows_0004(conn)
+            insert_rows(conn)
     finally:
         engine.dispose()
+
+
+EXPLOIT = {
+    "event": "suggested",
+    "suggestion": {
+        "kind": "exploit", "trial_id": 2, "config": {"x": 0.4}, "donor": 0, "replaces": 1,
+        "start": 4, "target": 8,
+    },
+}  # fmt: skip
+
+
+def _rows_0005(conn: Connection) -> None:
+    """The 0004 rows plus an ``exploit`` decision, the kind 0005 allows."""
+    _rows_0004(conn)
+    _insert_decision(conn, 3, "exploit", EXPLOIT)
+
+
+def _check_0005(engine: Engine) -> None:
+    """The 0005 row set: the 0004 rows and the exploit decision with its lineage."""
+    with read_session(engine) as s:
+        decisions = q.list_decisions(s, q.get_study(s, "old"))
+    assert [d.kind for d in decisions] == ["pause", "warm_start", "exploit"]
+    assert decisions[-1].payload == EXPLOIT
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM decisions WHERE kind = 'exploit'")
+    _check_0004(engine)
 
 
 ROW_SETS: dict[str, tuple[Callable[[Connection], None], Callable[[Engine], None]]] = {
@@ -228,6 +264,7 @@ ROW_SETS: dict[str, tuple[Callable[[Connection], None], Callable[[Engine], None]
     "0002": (_rows_0002, _check_0002),
     "0003": (_rows_0003, _check_0003),
     "0004": (_rows_0004, _check_0004),
+    "0005": (_rows_0005, _check_0005),
 }
 
 
