@@ -35,16 +35,24 @@ def lines(metric_file: str) -> list[dict]:
 def test_exploiting_trials_continue_from_the_donors_copied_checkpoint(
     tmp_path: Path, db_url: str
 ) -> None:
-    path = study_toml(
-        tmp_path,
-        name="pbt",
-        scheduler=PBT,
-        resource_max=8,
-        budget={"max_trials": 8, "max_concurrent": 1},  # one job at a time: a fixed order
-        env={"TOY_ORIGIN": "1", "TOY_SLEEP": "0.01"},
-    )
+    path = study_toml(tmp_path, name="pbt", **PBT_STUDY)
     assert main(["run", str(path), "--db", db_url, "--poll-interval", "0.1", "-q"]) == 0
+    check_pbt_study(tmp_path, db_url)
 
+
+# one job at a time: a fixed order
+PBT_STUDY = {
+    "scheduler": PBT,
+    "resource_max": 8,
+    "budget": {"max_trials": 8, "max_concurrent": 1},
+    "env": {"TOY_ORIGIN": "1", "TOY_SLEEP": "0.01"},
+}
+
+
+def check_pbt_study(tmp_path: Path, db_url: str) -> None:
+    """The finished study "pbt" (of :data:`PBT_STUDY`, runs under ``tmp_path``): every
+    exploiting trial's first job trained on from its donor's checkpoint, every other trial
+    only from its own, resumes kept their start checkpoint, and replay rebuilds the lineage."""
     engine = engine_for(db_url)
     rows = load_rows(engine, "pbt")
     assert rows["study"].state == "finished"
