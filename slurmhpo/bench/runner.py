@@ -149,6 +149,12 @@ METHODS: dict[str, Method] = {
             warm_start=True,
         ),
         Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
+        Method(
+            "curve",
+            {"type": "curve"},
+            note="learning-curve stopping rule (power/exponential/log ensemble), "
+            "threshold 0.05, min_points 5, judged every epoch",
+        ),
         *(m for r_min in LARGER_MIN_RESOURCES for m in _larger_min_resource(r_min)),
     )
 }

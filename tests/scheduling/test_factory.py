@@ -9,6 +9,7 @@ import pytest
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband
+from slurmhpo.scheduling.curve import CurveStoppingScheduler
 from slurmhpo.scheduling.factory import (
     DEFAULT_RUNG_LEVELS,
     SCHEDULER_TYPES,
@@ -51,6 +52,7 @@ def study(scheduler: dict[str, Any], **extra: Any) -> dict[str, Any]:
         ({"type": "bohb", "variant": "promotion"}, AsyncHyperband, "promotion"),
         ({"type": "adaptive"}, AdaptiveHyperband, "promotion"),
         ({"type": "median", "grace": 3, "min_trials": 5}, MedianStoppingScheduler, None),
+        ({"type": "curve", "threshold": 0.1, "interval": 2}, CurveStoppingScheduler, None),
         ({"type": "fifo"}, FIFOScheduler, None),
     ],
 )
@@ -66,7 +68,8 @@ def test_every_type_builds_and_suggests(table: dict, cls: type, variant: str | N
 
 def test_all_types_are_covered() -> None:
     assert set(SCHEDULER_TYPES) == {
-        "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "median", "fifo",
+        "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "median",
+        "curve", "fifo",
     }  # fmt: skip
 
 
