@@ -160,7 +160,7 @@ def test_rung_levels_defaults() -> None:
         sched = make_scheduler({**study({"type": kind}), "resource": UNEVEN}, SPACE, seed=0)
         assert sched.levels == rung_levels(1, 52, 3, placement)  # type: ignore[attr-defined]
         assert scheduler_rung_levels({"type": kind}, 1, 52) == sched.levels  # type: ignore[attr-defined]
-    assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {"median", "fifo"}
+    assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {"median", "curve", "fifo"}
     assert scheduler_rung_levels({"type": "median"}, 1, 52) == []
     assert scheduler_rung_levels({"type": "fifo"}, 1, 52) == []
 
