@@ -208,7 +208,7 @@ def test_the_error_says_how_to_fix_it() -> None:
     from slurmhpo.space import SearchSpace
 
     space = SearchSpace.from_dict({"lr": {"type": "float", "low": 0.1, "high": 1.0}})
-    with pytest.raises(ConfigError, match="use 0.05"):
+    with pytest.raises(ConfigError, match=r"use 0\.05"):
         make_scheduler(study({"type": "curve", "threshold": 1}), space, seed=0)
 
 
