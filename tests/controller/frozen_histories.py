@@ -44,6 +44,7 @@ FROZEN_METHODS = (
     "bohb-async",
     "bohb-async-stopping",
     "median",
+    "curve",
 )
 
 
