@@ -74,24 +74,21 @@ def _capped(name: str, scheduler: dict[str, object]) -> list[Method]:
     time (about half the space is too slow), carried by the study (``-fast``) or only judged
     afterwards (``-fast-unenforced``: what the unconstrained search finds that is feasible)."""
     cap = "full_seconds <= the task's median time(x, r_max)"
+    kinds = (
+        ("-fast", True, f"{name} with the constraint {cap}"),
+        ("-fast-unenforced", False, f"{name} without a constraint; results judged by {cap}"),
+    )
     return [
         Method(
-            f"{name}-fast",
+            f"{name}{suffix}",
             scheduler,
             {"type": "kde"},
-            note=f"{name} with the constraint {cap}",
+            note=note,
             wake="rungs",
             time_cap=1.0,
-        ),
-        Method(
-            f"{name}-fast-unenforced",
-            scheduler,
-            {"type": "kde"},
-            note=f"{name} without a constraint; its results judged by {cap}",
-            wake="rungs",
-            time_cap=1.0,
-            enforce_cap=False,
-        ),
+            enforce_cap=enforce,
+        )
+        for suffix, enforce, note in kinds
     ]
 
 
