@@ -37,6 +37,10 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "scheduler.overlap": {"scheduler.type": "sync_sh"},
     "scheduler.grace": {"scheduler.type": "median"},
     "scheduler.min_trials": {"scheduler.type": "median"},
+    **{
+        f"scheduler.{key}": {"scheduler.type": "curve"}
+        for key in ("threshold", "min_points", "interval")
+    },
     "searcher.num_points": {"searcher.type": "grid"},
     "searcher.weight_power": {"searcher.type": "mf_kde"},
     "searcher.warm_start": {"searcher.type": "kde"},

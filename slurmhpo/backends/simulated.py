@@ -17,7 +17,11 @@ Semantics (benchmarks/PROTOCOL.md):
   cost, but waits in the queue again, as a new Slurm job would.
 * The report of epoch ``e`` is appended to the job's ``SLURMHPO_METRIC_FILE``, in the trial-side
   line format (``slurmhpo.trial``), at the simulated instant ``e`` finishes, with
-  ``time`` = that instant as a Unix timestamp on :attr:`SimClock.origin`.
+  ``time`` = that instant as a Unix timestamp on :attr:`SimClock.origin`, and one metric
+  besides the objective, ``full_seconds`` = time(x, r_max): what training the configuration
+  to the end costs (the task's own time, e.g. YAHPO lcbench's ``time`` output). It is the
+  same on every line of a trial, as a cost a real trial measures at once (its memory, its
+  latency) would be, so a study can carry an outcome constraint on it.
 * A job that reported its target ends COMPLETED at that instant; a cancelled job ends
   CANCELLED at once and frees its worker at once.
 * A job told to wait at its target (``SLURMHPO_HOLD_SECONDS``, a study that continues trials
@@ -70,6 +74,7 @@ from slurmhpo.trial import ENV_CONFIG, ENV_METRIC_FILE, ENV_RESOURCE_NAME, ENV_S
 
 DEFAULT_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_STILL_CYCLES = 10_000  # sleeps in a row without time moving: the simulation is stuck
+FULL_SECONDS = "full_seconds"  # the metric every simulated line carries besides the objective
 
 
 class CurveSource(Protocol):
@@ -105,6 +110,7 @@ class _SimJob:
     epochs: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     due: list[float] = field(default_factory=list)
+    full_seconds: float = 0.0  # time(x, r_max): what training the config to the end costs
     hold_seconds: float = 0.0  # > 0: wait at the target for another segment
     held_since: float | None = None  # when it began to wait at epochs[-1]
     state: JobState = JobState.RUNNING
@@ -350,6 +356,7 @@ class SimulatedBackend:
         job.epochs = epochs
         job.values = [float(v) for v in curve.metric]
         job.due = [now + float(t) - base for t in curve.time]
+        job.full_seconds = self.task.cumulative_time(config, self.task.r_max)
         job.next = 0
         job.hold_seconds = waits(env)
         job.held_since = None
@@ -371,6 +378,7 @@ class SimulatedBackend:
         record: dict[str, Any] = {
             job.resource_name: job.epochs[index],
             self.task.metric: value if math.isfinite(value) else float("nan"),
+            FULL_SECONDS: job.full_seconds,
             "time": self.clock.timestamp(job.due[index]),
         }
         return json.dumps(record) + "\n"

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from slurmhpo.backends.queue_wait import parse_queue_wait
-from slurmhpo.backends.simulated import SimClock, SimulatedBackend
+from slurmhpo.backends.simulated import FULL_SECONDS, SimClock, SimulatedBackend
 from slurmhpo.bench.base import CurveTask
+from slurmhpo.constraints import feasible, parse_constraints
 from slurmhpo.controller.build import build_controller
 from slurmhpo.controller.studies import register_study
 from slurmhpo.errors import ConfigError
@@ -60,10 +61,27 @@ class Method:
     # Warm start: first run this method without it (seed + WARM_SOURCE_SEED, the same budget)
     # in the same database, then the measured study with searcher.warm_start naming it.
     warm_start: bool = False
+    # An outcome constraint full_seconds <= time_cap x the task's median time(x, r_max) over
+    # the budget's reference configurations (:meth:`cap_constraints`). ``enforce_cap`` False:
+    # the study does not carry it, but its results are judged by it afterwards.
+    time_cap: float | None = None
+    enforce_cap: bool = True
 
     def resource_min(self, task_r_min: int) -> int:
         """The ``resource.min`` of the study this method runs on a task with ``task_r_min``."""
         return task_r_min if self.min_resource is None else self.min_resource
+
+    def cap_constraints(self, median_full_time: float | None) -> tuple[str, ...]:
+        """The constraint results are judged by (empty: none), in study-file form."""
+        if self.time_cap is None:
+            return ()
+        if median_full_time is None or not median_full_time > 0:
+            raise ConfigError(
+                "median_full_time",
+                f"method {self.name} needs the task's median full training time, got "
+                f"{median_full_time!r}",
+            )
+        return (f"{FULL_SECONDS} <= {self.time_cap * median_full_time!r}",)
 
     def wake_resources(self, r_min: int, r_max: int) -> frozenset[int] | None:
         """The epochs the simulated clock must stop at (see SimulatedBackend); None: all.
@@ -91,6 +109,7 @@ class Report:
     trial: int
     resource: int
     value: float
+    feasible: bool = True  # by the method's cap_constraints (enforced or only judged)
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,8 @@ class RunResult:
     queue_wait: str = "0"  # the queue-wait model (slurmhpo.backends.queue_wait)
     queued_seconds: float = 0.0  # job-seconds spent queued, up to B
     continue_in_place: bool = False  # the study's [trial] continue_in_place
+    constraints: tuple[str, ...] = ()  # what ``feasible`` was judged by
+    infeasible_trials: int = 0  # trials with at least one infeasible report
 
     @property
     def queued_share(self) -> float:
@@ -152,6 +173,7 @@ def study_spec(
     *,
     name: str = STUDY_NAME,
     warm_from: str | None = None,
+    constraints: tuple[str, ...] = (),
 ) -> StudySpec:
     """The study a benchmark run registers: the task's space, the method's scheduler;
     ``warm_from`` names the study its searcher is warm-started from."""
@@ -180,6 +202,8 @@ def study_spec(
         },
         "space": task.space(),
     }
+    if constraints:
+        data["constraints"] = list(constraints)
     return StudySpec.from_dict(data)
 
 
@@ -194,16 +218,21 @@ def simulate(
     max_trials: int | None = None,
     queue_wait: str = "0",
     continue_in_place: bool = False,
+    median_full_time: float | None = None,
 ) -> RunResult:
     """Run ``method`` on ``task`` for ``budget`` simulated seconds with ``workers`` workers.
 
     ``exact`` wakes the controller at every epoch end, whatever the method's ``wake``: slower,
     and the reference that the faster setting must reproduce. ``max_trials`` also limits the
     study to that many trials (it ends when they are done or B is spent, whichever is first).
+    ``median_full_time`` (the task's median time(x, r_max)) scales the constraint of a method
+    with ``time_cap``.
     """
     if not budget > 0:
         raise ConfigError("budget", f"must be > 0 simulated seconds, got {budget!r}")
     began = time.perf_counter()
+    judged_by = method.cap_constraints(median_full_time)
+    enforced = judged_by if method.enforce_cap else ()
     with tempfile.TemporaryDirectory(prefix="slurmhpo-bench-", dir=scratch_dir()) as tmp:
         root = Path(tmp)
         engine = make_engine(f"sqlite:///{root / 'bench.db'}")
@@ -211,14 +240,14 @@ def simulate(
             Base.metadata.create_all(engine)  # a fresh, private database: no migration history
             run = _Run(
                 task, method, workers, budget, exact, max_trials, queue_wait, continue_in_place,
-                engine, root,
+                engine, root, enforced,
             )  # fmt: skip
             warm_from = None
             if method.warm_start:
                 run.drive(seed + WARM_SOURCE_SEED, WARM_SOURCE_NAME, None)
                 warm_from = WARM_SOURCE_NAME
             backend, clock = run.drive(seed, STUDY_NAME, warm_from)
-            reports, trials = _stored_reports(engine, clock)
+            reports, trials = _stored_reports(engine, clock, judged_by)
         finally:
             engine.dispose()
     stats = backend.stats
@@ -240,6 +269,8 @@ def simulate(
         queue_wait=queue_wait,
         queued_seconds=stats.queued_seconds,
         continue_in_place=continue_in_place,
+        constraints=judged_by,
+        infeasible_trials=len({r.trial for r in reports if not r.feasible}),
     )
 
 
@@ -258,6 +289,7 @@ class _Run:
     continue_in_place: bool
     engine: Any
     root: Path
+    constraints: tuple[str, ...]  # what the study carries
 
     def drive(
         self, seed: int, name: str, warm_from: str | None
@@ -267,6 +299,7 @@ class _Run:
         spec = study_spec(
             task, method, seed, self.workers, self.budget, self.root, self.max_trials,
             self.continue_in_place, name=name, warm_from=warm_from,
+            constraints=self.constraints,
         )  # fmt: skip
         spec = register_study(self.engine, spec)
         clock = SimClock(deadline=self.budget)
@@ -284,8 +317,12 @@ class _Run:
         return backend, clock
 
 
-def _stored_reports(engine: Any, clock: SimClock) -> tuple[tuple[Report, ...], int]:
-    """The observations the controller stored, on the simulated time axis; and trial count."""
+def _stored_reports(
+    engine: Any, clock: SimClock, constraints: tuple[str, ...]
+) -> tuple[tuple[Report, ...], int]:
+    """The observations the controller stored, on the simulated time axis, each judged by
+    ``constraints`` (study-file form); and the trial count."""
+    judge = parse_constraints(list(constraints), resource_name="epoch")
     origin = clock.origin.timestamp()
     with read_session(engine) as session:
         study = get_study(session, STUDY_NAME)
@@ -297,6 +334,7 @@ def _stored_reports(engine: Any, clock: SimClock) -> tuple[tuple[Report, ...], i
         if obs.reported_at is None:
             continue
         when = obs.reported_at.timestamp() - origin
-        reports.append(Report(when, trial.number, obs.resource, obs.objective))
+        ok = feasible(judge, obs.metrics or {})
+        reports.append(Report(when, trial.number, obs.resource, obs.objective, ok))
     reports.sort(key=lambda r: (r.time, r.trial, r.resource))
     return tuple(reports), len(trials)

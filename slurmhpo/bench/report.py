@@ -4,7 +4,8 @@ Definitions (benchmarks/PROTOCOL.md):
 
 * incumbent(t): best objective reported at any epoch up to simulated time t (inclusive). For a
   ``final_only`` method (random search) only reports at r_max count, as for PEERS.md's
-  random_full, which reports once, at r_max.
+  random_full, which reports once, at r_max. A method judged by an outcome constraint
+  (``Method.time_cap``) counts only its feasible reports.
 * full-fidelity incumbent(t): best objective among reports at r_max up to t.
 * medians and interquartile ranges (25th-75th percentile) over seeds; a seed with no report yet
   counts as the worst possible value.
@@ -55,7 +56,8 @@ def trace(run: RunResult, final_only: bool = False) -> Trace:
     reports = [r for r in run.reports if not final_only or r.resource == run.r_max]
     s = sign(run.mode)
     scores = np.array([s * r.value for r in reports], dtype=float)
-    scores = np.where(np.isnan(scores), -np.inf, scores)
+    ok = np.array([r.feasible for r in reports], dtype=bool)
+    scores = np.where(np.isnan(scores) | ~ok, -np.inf, scores)
     times = np.array([r.time for r in reports], dtype=float)
     best = np.maximum.accumulate(scores) if len(scores) else scores
     return Trace(times, best)
@@ -78,6 +80,8 @@ def run_summary(run: RunResult, final_only: bool) -> dict[str, Any]:
         "incumbent": {str(f): _value(float(inc.at(f * run.budget)), run.mode) for f in FRACTIONS},
         "full_fidelity_incumbent_at_B": _value(float(full.at(run.budget)), run.mode),
         "trials": run.trials,
+        "infeasible_trials": run.infeasible_trials,
+        "constraints": list(run.constraints),
         "epochs": run.epochs,
         "utilisation": run.utilisation,
         "queue_wait": run.queue_wait,

@@ -80,6 +80,29 @@ def _larger_min_resource(r_min: int) -> list[Method]:
     ]
 
 
+def _capped(name: str, scheduler: dict[str, object]) -> list[Method]:
+    """``name`` under the outcome constraint full_seconds <= the task's median full training
+    time (about half the space is too slow), carried by the study (``-fast``) or only judged
+    afterwards (``-fast-unenforced``: what the unconstrained search finds that is feasible)."""
+    cap = "full_seconds <= the task's median time(x, r_max)"
+    kinds = (
+        ("-fast", True, f"{name} with the constraint {cap}"),
+        ("-fast-unenforced", False, f"{name} without a constraint; results judged by {cap}"),
+    )
+    return [
+        Method(
+            f"{name}{suffix}",
+            scheduler,
+            {"type": "kde"},
+            note=note,
+            wake="rungs",
+            time_cap=1.0,
+            enforce_cap=enforce,
+        )
+        for suffix, enforce, note in kinds
+    ]
+
+
 def _hyperband_family(suffix: str, rungs: dict[str, object], ladder: str) -> list[Method]:
     """Asynchronous Hyperband and BOHB (sync and async) on one rung ladder."""
     return [
@@ -167,6 +190,13 @@ METHODS: dict[str, Method] = {
             wake="targets",
         ),
         Method("median", {"type": "median"}, note="median stopping rule, grace r_min"),
+        *_capped("bohb-async", {"type": "bohb", "variant": "promotion", **FROM_MIN_RUNGS}),
+        Method(
+            "curve",
+            {"type": "curve"},
+            note="learning-curve stopping rule (power/exponential/log ensemble), "
+            "threshold 0.05, min_points 5, judged every epoch",
+        ),
         *(m for r_min in LARGER_MIN_RESOURCES for m in _larger_min_resource(r_min)),
     )
 }
@@ -273,6 +303,7 @@ def run_grid(
         for name in config.tasks:
             task = cache.task(name)
             budget = budget_seconds(config, cache, name)
+            median_full_time = _median_full_time(config, cache, name)
             for method in config.methods:
                 for seed in range(config.seeds):
                     result = simulate(
@@ -285,6 +316,7 @@ def run_grid(
                         max_trials=config.max_trials,
                         queue_wait=config.queue_wait,
                         continue_in_place=config.continue_in_place,
+                        median_full_time=median_full_time,
                     )
                     done += 1
                     if progress is not None:
@@ -293,6 +325,14 @@ def run_grid(
                     if on_result is not None:
                         on_result(result)
                     yield result
+
+
+def _median_full_time(config: BenchConfig, cache: TaskCache, task: str) -> float | None:
+    """The task's median time(x, r_max) over the budget's reference configurations, which
+    scales the methods' time caps; None when no chosen method has one (not computed then)."""
+    if all(m.time_cap is None for m in config.methods):
+        return None
+    return cache.budget(task, config.workers, config.budget_factor).median_full_time
 
 
 def _progress_line(done: int, total: int, r: RunResult) -> str:

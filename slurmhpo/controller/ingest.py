@@ -90,7 +90,8 @@ def ingest(
             ok = _feasible(spec, number, record.metrics, logged_problems)
             action = scheduler.on_result(number, record.resource, record.value, feasible=ok)
             event = Result(number, record.resource, record.value, action, ok)
-            write.decisions.append(NewDecision(action.value, event.to_dict(), number))
+            reason = scheduler.decision_reason(number)
+            write.decisions.append(NewDecision(action.value, event.to_dict(), number, reason))
             value = math.nan if record.value is None else record.value
             report = Report(record.resource, value, record.metrics, record.reported_at)
             write.observations.append(NewObservation(number, job.id, report))

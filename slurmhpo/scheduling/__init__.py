@@ -5,7 +5,8 @@ Pure and deterministic for a seed, no I/O. Build a study's scheduler with
 Modules: ``rungs`` and ``brackets`` (side-effect-free arithmetic), ``base`` (the interface),
 ``asha`` (ASHA and asynchronous Hyperband), ``adaptive`` and ``fidelity`` (asynchronous
 Hyperband that learns how far each rung can be trusted), ``sync`` and ``bracket_run``
-(synchronous successive halving and Hyperband), ``median``, ``fifo``, ``history``, ``factory``,
+(synchronous successive halving and Hyperband), ``median``, ``curve`` and ``curves`` (the
+learning-curve stopping rule and its forecast), ``fifo``, ``history``, ``factory``,
 ``searchers``.
 """
 

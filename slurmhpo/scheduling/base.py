@@ -190,6 +190,12 @@ class Scheduler(ABC):
     def rung_table(self) -> dict[int, dict[int, list[RungRow]]]:
         """bracket -> rung level -> members best first, for inspection (O(n))."""
 
+    def decision_reason(self, trial_id: int) -> str | None:
+        """Why the last result of ``trial_id`` was answered as it was, for the audit log's
+        ``reason`` column; None when there is nothing to say beyond the action. Not state:
+        a replay need not (and does not) compare it."""
+        return None
+
     def trial_status(self, trial_id: int) -> TrialStatus:
         """Where the scheduler thinks ``trial_id`` is (the controller may cross-check)."""
         return self._record(trial_id).status

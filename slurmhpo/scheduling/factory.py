@@ -30,10 +30,13 @@ type                    variant / settings
                         ``population_size`` (default 16), ``quantile_fraction`` (0.25,
                         at most 0.5), ``resample_probability`` (0.25)
 ``median``              median stopping rule; ``grace`` (default r_min), ``min_trials`` (3)
+``curve``               learning-curve stopping rule (:mod:`~slurmhpo.scheduling.curve`);
+                        ``threshold`` (0.05), ``min_points`` (5), ``interval`` (1)
 ``fifo``                no early stopping
 ======================  ===========================================================
 
-``eta`` is an integer >= 2, default 3. Every rung scheduler (all but ``median`` and ``fifo``)
+``eta`` is an integer >= 2, default 3. Every rung scheduler (all but ``median``, ``curve`` and
+``fifo``)
 also takes ``rung_levels``: "from_min" (r_min * eta^k capped at r_max, the ASHA paper's
 ladder) or "from_max" (r_max * eta^-k rounded, the Hyperband paper's and HpBandSter's), see
 :func:`~slurmhpo.scheduling.rungs.rung_levels`; defaults in :data:`DEFAULT_RUNG_LEVELS`.
@@ -58,6 +61,7 @@ from slurmhpo.fields import TableReader
 from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband, Variant
 from slurmhpo.scheduling.base import Scheduler, Searcher
+from slurmhpo.scheduling.curve import CurveStoppingScheduler
 from slurmhpo.scheduling.fidelity import TrustSettings
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.median import MedianStoppingScheduler
@@ -78,6 +82,7 @@ SCHEDULER_TYPES: tuple[str, ...] = (
     "adaptive",
     "pbt",
     "median",
+    "curve",
     "fifo",
 )
 # Where each rung scheduler puts its rungs unless the study says ``rung_levels``. "from_min"
@@ -140,6 +145,8 @@ def _build(kind: str, reader: TableReader, c: _Common) -> Scheduler:
         return MedianStoppingScheduler(
             c.searcher, c.mode, c.r_min, c.r_max, c.rng, grace=grace, min_trials=min_trials
         )
+    if kind == "curve":
+        return _curve(reader, c)
     eta = _eta(reader)
     placement = _placement(reader, kind)
     args = (c.searcher, c.mode, c.r_min, c.r_max, eta, c.rng)
@@ -201,6 +208,29 @@ def _pbt(reader: TableReader, c: _Common, space: SearchSpace) -> PopulationBased
         c.searcher, c.mode, c.r_min, c.r_max, c.rng,
         space=space, population_size=population, perturbation_interval=interval,
         quantile_fraction=fraction, resample_probability=resample,
+    )  # fmt: skip
+
+
+def _curve(reader: TableReader, c: _Common) -> CurveStoppingScheduler:
+    """The learning-curve rule; each setting's range is checked here, naming the field."""
+    threshold = reader.get("threshold", float, default=0.05)
+    if not 0.0 < threshold < 1.0:
+        raise ConfigError(
+            reader.field("threshold"),
+            f"must be a probability strictly between 0 and 1, got {threshold!r}",
+            "use 0.05 (stop when the chance of beating the incumbent is below 5%)",
+        )
+    min_points = reader.get("min_points", int, default=5)
+    if min_points < 3:
+        raise ConfigError(
+            reader.field("min_points"),
+            f"must be an integer >= 3 (a curve family has up to 3 parameters), got {min_points}",
+            "use 5",
+        )
+    interval = reader.positive("interval", int, default=1)
+    return CurveStoppingScheduler(
+        c.searcher, c.mode, c.r_min, c.r_max, c.rng,
+        threshold=threshold, min_points=min_points, interval=interval,
     )  # fmt: skip
 
 

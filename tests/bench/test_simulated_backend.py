@@ -161,3 +161,17 @@ def test_find_and_unknown_ids(tmp_path: Path) -> None:
     assert backend.find(["key-1", "nope"]) == {"key-1": job}
     assert backend.poll(["sim-999"])["sim-999"].state is JobState.UNKNOWN
     backend.cancel(["sim-999"])  # not an error
+
+
+def test_every_line_carries_the_configs_full_training_time(tmp_path: Path) -> None:
+    """full_seconds = time(x, r_max) = 6 * cost, on every line, also of a resumed segment."""
+    clock, backend = make()
+    backend.submit([request(tmp_path, "a", 10.0, 0, 2)])
+    clock.sleep(0.0)
+    clock.sleep(0.0)
+    backend.submit([request(tmp_path, "a", 10.0, 2, 4)])
+    clock.sleep(0.0)
+    clock.sleep(0.0)
+    records = lines(tmp_path, "a")
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert [r["full_seconds"] for r in records] == [60.0] * 4

@@ -45,6 +45,7 @@ FROZEN_METHODS = (
     "bohb-async-stopping",
     "median",
     "pbt-small",
+    "curve",
 )
 # Frozen methods that are no benchmark method: population-based training with a population
 # that leaves room for replacements under MAX_TRIALS (the bench's pbt starts 32).

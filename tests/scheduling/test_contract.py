@@ -17,6 +17,7 @@ from sched_helpers import ContractViolation, FakeSearcher, run_study
 from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband
 from slurmhpo.scheduling.base import Scheduler, TrialStatus
+from slurmhpo.scheduling.curve import CurveStoppingScheduler
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.history import Result, Suggested, event_from_dict, rebuild
 from slurmhpo.scheduling.median import MedianStoppingScheduler
@@ -118,6 +119,13 @@ FACTORIES: dict[str, tuple[Factory, list[int]]] = {
         [*range(4, R_MAX, 4), R_MAX],
     ),
     "median": (lambda s, g: MedianStoppingScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
+    "curve": (lambda s, g: CurveStoppingScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
+    "curve_interval": (
+        lambda s, g: CurveStoppingScheduler(
+            s, "min", R_MIN, R_MAX, g, threshold=0.2, min_points=3, interval=4
+        ),
+        [R_MAX],
+    ),
     "fifo": (lambda s, g: FIFOScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
 }
 NAMES = sorted(FACTORIES)

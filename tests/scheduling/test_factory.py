@@ -9,6 +9,7 @@ import pytest
 from slurmhpo.errors import ConfigError
 from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband
+from slurmhpo.scheduling.curve import CurveStoppingScheduler
 from slurmhpo.scheduling.factory import (
     DEFAULT_RUNG_LEVELS,
     SCHEDULER_TYPES,
@@ -51,6 +52,7 @@ def study(scheduler: dict[str, Any], **extra: Any) -> dict[str, Any]:
         ({"type": "bohb", "variant": "promotion"}, AsyncHyperband, "promotion"),
         ({"type": "adaptive"}, AdaptiveHyperband, "promotion"),
         ({"type": "median", "grace": 3, "min_trials": 5}, MedianStoppingScheduler, None),
+        ({"type": "curve", "threshold": 0.1, "interval": 2}, CurveStoppingScheduler, None),
         ({"type": "fifo"}, FIFOScheduler, None),
     ],
 )
@@ -67,7 +69,7 @@ def test_every_type_builds_and_suggests(table: dict, cls: type, variant: str | N
 def test_all_types_are_covered() -> None:
     assert set(SCHEDULER_TYPES) == {
         "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "pbt", "median",
-        "fifo",
+        "curve", "fifo",
     }  # fmt: skip
 
 
@@ -160,6 +162,7 @@ def test_rung_levels_defaults() -> None:
         assert scheduler_rung_levels({"type": kind}, 1, 52) == sched.levels  # type: ignore[attr-defined]
     assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {
         "median",
+        "curve",
         "fifo",
         "pbt",
     }  # no eta ladder
