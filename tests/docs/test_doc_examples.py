@@ -370,7 +370,9 @@ def test_quickstart_on_the_local_slurm_cluster(slurm_cluster: object, tmp_path: 
         partition=slurm_cluster.partition,  # type: ignore[attr-defined]
         budget={"max_trials": 4, "max_concurrent": 2},
         resource_max=3,
-        env={"TOY_SLEEP": "1.0"},
+        # 9 s per trial, as on local processes: at load 6 a 3 s trial's study had finished
+        # before the quickstart's pause came
+        env={"TOY_SLEEP": "3.0"},
     )
     env = user_env(home, tmp_path / "studies.db")
     try:
