@@ -26,8 +26,9 @@ pytest.importorskip("optuna", reason="optuna comes with the bench extra")
 
 def run_load(db: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "slurmhpo.bench.load", "--trials", "6", "--rate", "4"]
-    # 8 s: on a loaded machine the controller may need seconds before its first report
-    argv += ["--seconds", "8", "--optuna-seconds", "10", "--poll-interval", "0.2"]
+    # 15 s: on a loaded machine the controller may need seconds before its first report
+    # (8 s saw none twice at load 6-8)
+    argv += ["--seconds", "15", "--optuna-seconds", "10", "--poll-interval", "0.2"]
     argv += ["--db", db, "--json", str(out), *extra]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
 
