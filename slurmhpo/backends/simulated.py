@@ -87,6 +87,17 @@ class CurveSource(Protocol):
     def cumulative_time(self, config: Mapping[str, Any], epoch: int) -> float: ...
 
 
+def extra_metrics(
+    task: CurveSource, config: Mapping[str, Any], epochs: list[int]
+) -> dict[str, list[float]]:
+    """Metrics a task reports besides ``task.metric`` (a multi-objective task's other
+    objectives), one value per epoch; {} for a task without an ``extra_metrics`` method."""
+    more = getattr(task, "extra_metrics", None)
+    if more is None:
+        return {}
+    return {name: [float(v) for v in values] for name, values in more(config, epochs).items()}
+
+
 class SimulationStalled(SlurmhpoError):
     """Nothing runs, nothing is due and no deadline is set: time could never move again."""
 
@@ -104,6 +115,7 @@ class _SimJob:
     resource_name: str = "epoch"
     epochs: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    extra: dict[str, list[float]] = field(default_factory=dict)  # more metrics, per epoch
     due: list[float] = field(default_factory=list)
     hold_seconds: float = 0.0  # > 0: wait at the target for another segment
     held_since: float | None = None  # when it began to wait at epochs[-1]
@@ -349,6 +361,7 @@ class SimulatedBackend:
         job.resource_name = env.get(ENV_RESOURCE_NAME, "epoch")
         job.epochs = epochs
         job.values = [float(v) for v in curve.metric]
+        job.extra = extra_metrics(self.task, config, epochs)
         job.due = [now + float(t) - base for t in curve.time]
         job.next = 0
         job.hold_seconds = waits(env)
@@ -373,6 +386,8 @@ class SimulatedBackend:
             self.task.metric: value if math.isfinite(value) else float("nan"),
             "time": self.clock.timestamp(job.due[index]),
         }
+        for name, values in job.extra.items():
+            record[name] = values[index] if math.isfinite(values[index]) else float("nan")
         return json.dumps(record) + "\n"
 
     def _end(self, job: _SimJob, state: JobState, when: float) -> None:

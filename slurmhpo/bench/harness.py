@@ -60,6 +60,8 @@ class Method:
     # Warm start: first run this method without it (seed + WARM_SOURCE_SEED, the same budget)
     # in the same database, then the measured study with searcher.warm_start naming it.
     warm_start: bool = False
+    # The study's objectives as (metric, mode) pairs; None: the task's metric and mode.
+    objectives: tuple[tuple[str, str], ...] | None = None
 
     def resource_min(self, task_r_min: int) -> int:
         """The ``resource.min`` of the study this method runs on a task with ``task_r_min``."""
@@ -85,12 +87,14 @@ class Method:
 
 @dataclass(frozen=True)
 class Report:
-    """One stored observation: simulated time it became visible, trial, epoch, value."""
+    """One stored observation: simulated time it became visible, trial, epoch, value; for
+    a task with several objectives also every metric of the line (``metrics``)."""
 
     time: float
     trial: int
     resource: int
     value: float
+    metrics: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,11 @@ def study_spec(
         "seed": seed,
         "backend": "local",  # not used: the harness hands the controller its backend
         "runs_dir": str(root / "runs"),
-        "objective": {"metric": task.metric, "mode": task.mode},
+        "objective": (
+            {"metric": task.metric, "mode": task.mode}
+            if method.objectives is None
+            else [{"metric": m, "mode": mode} for m, mode in method.objectives]
+        ),
         "resource": {"name": "epoch", "min": method.resource_min(task.r_min), "max": task.r_max},
         "scheduler": dict(method.scheduler),
         "searcher": searcher,
@@ -218,7 +226,7 @@ def simulate(
                 run.drive(seed + WARM_SOURCE_SEED, WARM_SOURCE_NAME, None)
                 warm_from = WARM_SOURCE_NAME
             backend, clock = run.drive(seed, STUDY_NAME, warm_from)
-            reports, trials = _stored_reports(engine, clock)
+            reports, trials = _stored_reports(engine, clock, hasattr(task, "objectives"))
         finally:
             engine.dispose()
     stats = backend.stats
@@ -284,8 +292,11 @@ class _Run:
         return backend, clock
 
 
-def _stored_reports(engine: Any, clock: SimClock) -> tuple[tuple[Report, ...], int]:
-    """The observations the controller stored, on the simulated time axis; and trial count."""
+def _stored_reports(
+    engine: Any, clock: SimClock, with_metrics: bool = False
+) -> tuple[tuple[Report, ...], int]:
+    """The observations the controller stored, on the simulated time axis; and trial count
+    (``with_metrics``: each report keeps its line's metrics, for several objectives)."""
     origin = clock.origin.timestamp()
     with read_session(engine) as session:
         study = get_study(session, STUDY_NAME)
@@ -297,6 +308,7 @@ def _stored_reports(engine: Any, clock: SimClock) -> tuple[tuple[Report, ...], i
         if obs.reported_at is None:
             continue
         when = obs.reported_at.timestamp() - origin
-        reports.append(Report(when, trial.number, obs.resource, obs.objective))
+        metrics = dict(obs.metrics) if with_metrics else None
+        reports.append(Report(when, trial.number, obs.resource, obs.objective, metrics))
     reports.sort(key=lambda r: (r.time, r.trial, r.resource))
     return tuple(reports), len(trials)
