@@ -62,10 +62,9 @@ class MOAsyncHyperband(AsyncHyperband):
         )  # fmt: skip
 
     def _make_rung(self, level: int) -> Rung:
-        rung = ParetoRung(
+        return ParetoRung(
             level, self.eta, self.modes, self.tie_break, strict_quota=self.strict_quota
         )
-        return rung  # type: ignore[return-value]  # the same interface, ranked by vectors
 
     def _check_values(self, trial_id: int, values: tuple[float | None, ...] | None) -> None:
         if values is None or len(values) != len(self.modes):

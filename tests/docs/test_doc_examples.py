@@ -85,6 +85,9 @@ NOT_RUN: dict[str, str] = {
     "[--continue-in-place] --task lcbench/189905,lcbench/189873,lcbench/189908,lcbench/189866": (
         BENCH_REASON + " (issue 14's held-out check)"
     ),
+    "slurmhpo bench-pareto --seeds 10 --json docs/benchmarks-pareto.json": (
+        BENCH_REASON + " (50 runs; it also rewrites the docs' own JSON)"
+    ),
 }
 NOT_SLURMHPO = {
     "systemctl --user ...": "needs a systemd user session (none in a container or CI)",
@@ -104,7 +107,7 @@ def route(example: Example) -> str:
         return "not-run"
     if example.path.name == "quickstart.md":
         return "quickstart"
-    if words[1] == "bench":
+    if words[1] in ("bench", "bench-pareto"):
         return "unlisted-bench"
     if words[1] == "submit-controller":
         return "slurm"
