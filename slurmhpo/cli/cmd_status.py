@@ -16,7 +16,8 @@ serves too. Conventions of times and values are those of :mod:`slurmhpo.cli.comm
 Without STUDY: ``{"schema_version": 1, "studies": [SUMMARY, ...]}``, oldest study first, where
 SUMMARY has
   ``name``, ``state`` (registered/running/paused/stopping/finished/cancelled/failed),
-  ``n_trials``, ``jobs`` (JOBS, below), ``best_value`` (objective of the incumbent or null),
+  ``n_trials``, ``jobs`` (JOBS, below), ``best_value`` (objective of the incumbent or null;
+  the first objective's in a study with several),
   ``controller`` (LEASE, below, or null), ``budget`` (BUDGET, below), ``last_activity`` (the
   latest change to a trial or observation of the study, else to the study row).
 

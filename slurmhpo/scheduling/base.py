@@ -23,6 +23,9 @@ Call contract (the controller's side):
   ``feasible=False`` says the result broke an outcome constraint (:mod:`slurmhpo.constraints`):
   it ranks as the worst value wherever the scheduler ranks (exactly as NaN does), and the
   searcher is told so, to keep it out of its model of good points.
+  ``values`` (studies with several objectives only): every objective's value, ``value`` being
+  the first; a multi-objective scheduler (MO-ASHA) ranks by them and refuses a result without
+  them, the others ignore them; the searcher receives them as they are.
 * ``on_error(trial_id)`` when a running trial's job failed (or ended before reaching its
   target). The trial counts as the worst result at the rung it was running towards (the first
   rung level it had not reached), so rungs waiting for it can complete. Errors for trials that
