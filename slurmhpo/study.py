@@ -103,6 +103,13 @@ class StudySpec:
     backend: str = "auto"
     runs_dir: str | None = None
     constraints: tuple[Constraint, ...] = ()
+    # The second and later objectives of a study with several (``objective`` is the first).
+    more_objectives: tuple[Objective, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        """Every objective, in the study file's order (one for most studies)."""
+        return (self.objective, *self.more_objectives)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudySpec:
@@ -130,7 +137,13 @@ class StudySpec:
             "seed": self.seed,
             "backend": self.backend,
             **({"runs_dir": self.runs_dir} if self.runs_dir is not None else {}),
-            "objective": {"metric": self.objective.metric, "mode": self.objective.mode},
+            # One table as always; a list only when there are several, so the stored specs
+            # of single-objective studies stay equal.
+            "objective": (
+                [{"metric": o.metric, "mode": o.mode} for o in self.objectives]
+                if self.more_objectives
+                else {"metric": self.objective.metric, "mode": self.objective.mode}
+            ),
             **({"constraints": [c.text() for c in self.constraints]} if self.constraints else {}),
             "resource": {
                 "name": self.resource.name,
@@ -182,12 +195,17 @@ def _parse_study(data: Mapping[str, Any]) -> StudySpec:
             f"{name!r} is not a valid study name",
             "use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
-    objective = _parse_objective(top.get("objective", dict))
+    objectives = _parse_objectives(
+        top.get(
+            "objective", (dict, list), hint='e.g. objective = {metric = "val_loss", mode = "min"}'
+        )
+    )
     resource = _parse_resource(top.get("resource", dict))
     space = SearchSpace.from_dict(top.get("space", dict), prefix="space")
     spec = StudySpec(
         name=name,
-        objective=objective,
+        objective=objectives[0],
+        more_objectives=objectives[1:],
         resource=resource,
         scheduler=_parse_named_table(
             top.get("scheduler", dict, default={"type": "asha"}), "scheduler"
@@ -235,11 +253,31 @@ def _check_decision_tables(spec: StudySpec) -> None:
     make_scheduler(spec.to_dict(), spec.space, spec.seed)
 
 
-def _parse_objective(table: Mapping[str, Any]) -> Objective:
-    reader = TableReader(table, "objective")
+def _parse_objectives(value: Mapping[str, Any] | list[Any]) -> tuple[Objective, ...]:
+    """``objective``: one table, or a list of tables (TOML ``[[objective]]``) for several
+    objectives, each a different metric; the first is the one single-objective views show."""
+    if isinstance(value, Mapping):
+        return (_parse_objective(value, "objective"),)
+    if not value:
+        raise ConfigError(
+            "objective", "is an empty list", "name at least one {metric = ..., mode = ...}"
+        )
+    objectives = tuple(_parse_objective(table, f"objective[{i}]") for i, table in enumerate(value))
+    for i, objective in enumerate(objectives):
+        if objective.metric in (o.metric for o in objectives[:i]):
+            raise ConfigError(
+                f"objective[{i}].metric",
+                f"{objective.metric!r} is already an objective",
+                "list each metric once",
+            )
+    return objectives
+
+
+def _parse_objective(table: Mapping[str, Any], path: str) -> Objective:
+    reader = TableReader(table, path)
     metric = reader.get("metric", str, hint='the key your trial reports, e.g. "val_loss"')
     if not metric:
-        raise ConfigError("objective.metric", "must not be empty")
+        raise ConfigError(f"{path}.metric", "must not be empty")
     mode = reader.choice("mode", ("min", "max"))
     reader.finish()
     return Objective(metric=metric, mode=mode)  # type: ignore[arg-type]

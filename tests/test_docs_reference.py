@@ -54,9 +54,12 @@ CONTEXT: dict[str, dict[str, Any]] = {
     },
     "scheduler.perturbation_interval": {"scheduler.type": "pbt"},
     "trial.entrypoint": {"trial.command": None},
+    "scheduler.tie_break": {"scheduler.type": "mo_asha"},
 }
 # Settings a scheduler type cannot be built without.
 REQUIRED = {"pbt": {"perturbation_interval": 4}}
+TWO_OBJECTIVES = [{"metric": "val_loss", "mode": "min"}, {"metric": "ms", "mode": "min"}]
+MULTI_OBJECTIVE_ONLY = {"scheduler.type": "mo_asha", "searcher.type": "mo_kde"}
 KDE_FIELDS = {
     "top_n_percent", "num_samples", "random_fraction", "bandwidth_factor", "min_bandwidth",
     "min_points", "max_model_points",
@@ -97,7 +100,11 @@ def test_every_documented_field_loads_with_its_example(field: str) -> None:
         data = with_field(data, "searcher.type", "kde")
     for dotted, value in CONTEXT.get(field, {}).items():
         data = with_field(data, dotted, value)
-    spec = StudySpec.from_dict(with_field(data, field, documented()[field]))
+    data = with_field(data, field, documented()[field])
+    if any(_get(data, k) == v for k, v in MULTI_OBJECTIVE_ONLY.items()):
+        data = with_field(data, "objective", TWO_OBJECTIVES)
+        data = with_field(data, "scheduler.type", "mo_asha")
+    spec = StudySpec.from_dict(data)
     assert StudySpec.from_dict(spec.to_dict()) == spec
 
 
@@ -130,12 +137,22 @@ def test_every_key_of_a_normalised_study_is_documented() -> None:
             assert key in fields, f"{key} is not in {REFERENCE.name}"
 
 
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    table, _, key = dotted.partition(".")
+    inner = data.get(table)
+    return inner.get(key) if isinstance(inner, dict) else None
+
+
 def known_settings(
     table: str, settings: dict[str, Any], searcher: dict[str, Any] | None = None
 ) -> set[str]:
     """The settings the validator accepts for this table, from its own error message."""
     data = with_field(BASE, "searcher", searcher) if searcher else BASE
     data = with_field(data, table, {**settings, "zz_unknown": 1})
+    if settings.get("type") in ("mo_asha", "mo_kde"):  # they take several objectives only
+        data = with_field(data, "objective", TWO_OBJECTIVES)
+        if table == "searcher":
+            data = with_field(data, "scheduler", {"type": "mo_asha"})
     with pytest.raises(ConfigError) as info:
         StudySpec.from_dict(data)
     assert info.value.field == f"{table}.zz_unknown"

@@ -92,6 +92,17 @@ class CurveSource(Protocol):
     def cumulative_time(self, config: Mapping[str, Any], epoch: int) -> float: ...
 
 
+def extra_metrics(
+    task: CurveSource, config: Mapping[str, Any], epochs: list[int]
+) -> dict[str, list[float]]:
+    """Metrics a task reports besides ``task.metric`` (a multi-objective task's other
+    objectives), one value per epoch; {} for a task without an ``extra_metrics`` method."""
+    more = getattr(task, "extra_metrics", None)
+    if more is None:
+        return {}
+    return {name: [float(v) for v in values] for name, values in more(config, epochs).items()}
+
+
 class SimulationStalled(SlurmhpoError):
     """Nothing runs, nothing is due and no deadline is set: time could never move again."""
 
@@ -109,6 +120,7 @@ class _SimJob:
     resource_name: str = "epoch"
     epochs: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    extra: dict[str, list[float]] = field(default_factory=dict)  # more metrics, per epoch
     due: list[float] = field(default_factory=list)
     full_seconds: float = 0.0  # time(x, r_max): what training the config to the end costs
     hold_seconds: float = 0.0  # > 0: wait at the target for another segment
@@ -355,6 +367,7 @@ class SimulatedBackend:
         job.resource_name = env.get(ENV_RESOURCE_NAME, "epoch")
         job.epochs = epochs
         job.values = [float(v) for v in curve.metric]
+        job.extra = extra_metrics(self.task, config, epochs)
         job.due = [now + float(t) - base for t in curve.time]
         job.full_seconds = self.task.cumulative_time(config, self.task.r_max)
         job.next = 0
@@ -381,6 +394,8 @@ class SimulatedBackend:
             FULL_SECONDS: job.full_seconds,
             "time": self.clock.timestamp(job.due[index]),
         }
+        for name, values in job.extra.items():
+            record[name] = values[index] if math.isfinite(values[index]) else float("nan")
         return json.dumps(record) + "\n"
 
     def _end(self, job: _SimJob, state: JobState, when: float) -> None:

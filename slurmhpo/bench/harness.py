@@ -66,6 +66,8 @@ class Method:
     # the study does not carry it, but its results are judged by it afterwards.
     time_cap: float | None = None
     enforce_cap: bool = True
+    # The study's objectives as (metric, mode) pairs; None: the task's metric and mode.
+    objectives: tuple[tuple[str, str], ...] | None = None
 
     def resource_min(self, task_r_min: int) -> int:
         """The ``resource.min`` of the study this method runs on a task with ``task_r_min``."""
@@ -103,13 +105,15 @@ class Method:
 
 @dataclass(frozen=True)
 class Report:
-    """One stored observation: simulated time it became visible, trial, epoch, value."""
+    """One stored observation: simulated time it became visible, trial, epoch, value; for
+    a task with several objectives also every metric of the line (``metrics``)."""
 
     time: float
     trial: int
     resource: int
     value: float
     feasible: bool = True  # by the method's cap_constraints (enforced or only judged)
+    metrics: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,11 @@ def study_spec(
         "seed": seed,
         "backend": "local",  # not used: the harness hands the controller its backend
         "runs_dir": str(root / "runs"),
-        "objective": {"metric": task.metric, "mode": task.mode},
+        "objective": (
+            {"metric": task.metric, "mode": task.mode}
+            if method.objectives is None
+            else [{"metric": m, "mode": mode} for m, mode in method.objectives]
+        ),
         "resource": {"name": "epoch", "min": method.resource_min(task.r_min), "max": task.r_max},
         "scheduler": dict(method.scheduler),
         "searcher": searcher,
@@ -247,7 +255,7 @@ def simulate(
                 run.drive(seed + WARM_SOURCE_SEED, WARM_SOURCE_NAME, None)
                 warm_from = WARM_SOURCE_NAME
             backend, clock = run.drive(seed, STUDY_NAME, warm_from)
-            reports, trials = _stored_reports(engine, clock, judged_by)
+            reports, trials = _stored_reports(engine, clock, judged_by, hasattr(task, "objectives"))
         finally:
             engine.dispose()
     stats = backend.stats
@@ -318,10 +326,11 @@ class _Run:
 
 
 def _stored_reports(
-    engine: Any, clock: SimClock, constraints: tuple[str, ...]
+    engine: Any, clock: SimClock, constraints: tuple[str, ...], with_metrics: bool = False
 ) -> tuple[tuple[Report, ...], int]:
     """The observations the controller stored, on the simulated time axis, each judged by
-    ``constraints`` (study-file form); and the trial count."""
+    ``constraints`` (study-file form); and the trial count (``with_metrics``: each report
+    keeps its line's metrics, for several objectives)."""
     judge = parse_constraints(list(constraints), resource_name="epoch")
     origin = clock.origin.timestamp()
     with read_session(engine) as session:
@@ -335,6 +344,7 @@ def _stored_reports(
             continue
         when = obs.reported_at.timestamp() - origin
         ok = feasible(judge, obs.metrics or {})
-        reports.append(Report(when, trial.number, obs.resource, obs.objective, ok))
+        metrics = dict(obs.metrics) if with_metrics else None
+        reports.append(Report(when, trial.number, obs.resource, obs.objective, ok, metrics))
     reports.sort(key=lambda r: (r.time, r.trial, r.resource))
     return tuple(reports), len(trials)

@@ -1,4 +1,4 @@
-"""``slurmhpo plot STUDY --kind anytime|curves|rungs -o FILE.png``: draw a study (read-only).
+"""``slurmhpo plot STUDY --kind anytime|curves|rungs|pareto -o FILE.png``: draw a study (read-only).
 
 Needs the ``plot`` extra (matplotlib); without it the command exits 1 naming
 ``pip install "slurmhpo[plot]"``. The database is opened read-only, so plotting a live study
@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
         choices=KINDS,
         default="anytime",
         help="anytime: incumbent vs time and GPU-hours; curves: learning curves; "
-        "rungs: rung occupancy over time (default anytime)",
+        "rungs: rung occupancy over time; pareto: the first two objectives and the Pareto "
+        "front (studies with several objectives) (default anytime)",
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE.png", type=Path)
     add_db_option(parser)

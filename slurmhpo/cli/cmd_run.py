@@ -30,6 +30,7 @@ from slurmhpo.errors import SlurmhpoError
 from slurmhpo.states import StudyState
 from slurmhpo.store.db import make_engine, read_session
 from slurmhpo.store.migrate import ensure_schema
+from slurmhpo.store.pareto_front import is_multi_objective, pareto_front
 from slurmhpo.store.queries import best_trial, get_study
 from slurmhpo.study import StudySpec, load_study
 
@@ -125,6 +126,13 @@ def _stored(engine: Engine, name: str) -> StudySpec:
 def _print_best(engine: Engine, name: str) -> None:
     with read_session(engine) as session:
         study = get_study(session, name)
+        if is_multi_objective(study):  # no single best: the front's size and where to see it
+            front = pareto_front(session, study)
+            print(
+                f"study {name!r} finished; Pareto front: {len(front)} trial(s) "
+                f"(see: slurmhpo best {name})"
+            )
+            return
         best = best_trial(session, study)
     if best is None:
         print(f"study {name!r} finished without any observation")

@@ -16,7 +16,8 @@ serves too. Conventions of times and values are those of :mod:`slurmhpo.cli.comm
 Without STUDY: ``{"schema_version": 1, "studies": [SUMMARY, ...]}``, oldest study first, where
 SUMMARY has
   ``name``, ``state`` (registered/running/paused/stopping/finished/cancelled/failed),
-  ``n_trials``, ``jobs`` (JOBS, below), ``best_value`` (objective of the incumbent or null),
+  ``n_trials``, ``jobs`` (JOBS, below), ``best_value`` (objective of the incumbent or null;
+  the first objective's in a study with several),
   ``controller`` (LEASE, below, or null), ``budget`` (BUDGET, below), ``last_activity`` (the
   latest change to a trial or observation of the study, else to the study row).
 
@@ -32,7 +33,13 @@ With STUDY: ``{"schema_version": 1, "study": DETAIL}`` where DETAIL has
   evenly spread resource levels for median/fifo, which have no rungs);
   ``constraints``: the study's outcome constraints as strings (``[]`` without any);
   ``incumbent``: null or ``{"trial": int, "value": VALUE, "resource": int, "config": {...}}``
-  (with constraints: the best trial whose result meets them);
+  (with constraints: the best trial whose result meets them; with several objectives: the
+  best in the first);
+  ``objectives``: ``[{"metric": str, "mode": "min" | "max"}]``, every objective (one for most
+  studies; ``metric`` and ``mode`` are the first's);
+  ``pareto_front``: null with one objective; with several, the non-dominated trials among
+  those at the furthest resource reached (:mod:`slurmhpo.store.pareto_front`), by number:
+  ``[{"trial": int, "resource": int, "values": {METRIC: VALUE}, "config": {...}}]``;
   ``budget``: BUDGET = ``{"trials": LIMIT, "gpu_hours": LIMIT, "wall_hours": LIMIT}``, LIMIT =
   ``{"used": number, "limit": number or null}`` (trials: started trials vs max_trials;
   gpu_hours: job run time x gpus_per_task vs max_gpu_hours; wall_hours: hours since the first
@@ -205,6 +212,14 @@ def _rung_text(rungs: dict[str, Any]) -> str:
 
 
 def _incumbent_text(d: dict[str, Any]) -> str:
+    front = d.get("pareto_front")
+    if front is not None:  # several objectives: one incumbent would hide the trade-offs
+        names = ", ".join(f"{o['metric']} ({o['mode']})" for o in d["objectives"])
+        return (
+            f"Pareto front of {names}: {len(front)} trial(s)"
+            + (f" ({', '.join(str(m['trial']) for m in front)})" if front else "")
+            + f"; list them with: slurmhpo best {d['name']}"
+        )
     best = d["incumbent"]
     if best is None:
         if d.get("constraints"):

@@ -6,7 +6,10 @@ first, then by metric, NaN/inf last).
 
 JSON, ``trials``: a list of trial objects with keys ``number``, ``state``, ``bracket``,
 ``resource``, ``value``, ``config``, ``created_at``, ``updated_at``.
-``best``: one trial object plus ``study``, or ``null`` when no trial has reported yet.
+``best``: one trial object plus ``study``, or ``null`` when no trial has reported yet. In a
+study with several objectives: ``study``, ``objectives`` (list of ``metric``, ``mode``) and
+``pareto_front``, the non-dominated trials (:mod:`slurmhpo.store.pareto_front`), each a trial
+object plus ``values`` (metric -> value at ``resource``); an empty list before any result.
 ``trial``: a trial object plus ``study``, ``failure_reason``, ``jobs`` (list of ``id``,
 ``backend``, ``external_id``, ``state``, ``start_resource``, ``target_resource``, ``attempt``,
 ``exit_reason``, ``submitted_at``, ``started_at``, ``ended_at``) and ``observations`` (list
@@ -33,6 +36,12 @@ from slurmhpo.errors import ConfigError
 from slurmhpo.store import queries as q
 from slurmhpo.store.db import read_session
 from slurmhpo.store.models import TRIAL_STATES
+from slurmhpo.store.pareto_front import (
+    is_multi_objective,
+    named_values,
+    pareto_front,
+    study_objectives,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -117,6 +126,10 @@ def run_best(args: argparse.Namespace) -> int:
     engine = open_store(args)
     with read_session(engine) as session:
         study = q.get_study(session, args.study)
+        if is_multi_objective(study):
+            _print_front(session, study, args.json)
+            engine.dispose()
+            return 0
         best = q.best_trial(session, study)
         if args.json:
             print_json(None if best is None else {"study": study.name, **_summary_json(best)})
@@ -131,6 +144,41 @@ def run_best(args: argparse.Namespace) -> int:
             print(f"config: {text_config(best.trial.config)}")
     engine.dispose()
     return 0
+
+
+def _print_front(session: Session, study: Study, as_json: bool) -> None:
+    """``best`` of a study with several objectives: its Pareto front."""
+    front = pareto_front(session, study)
+    objectives = study_objectives(study)
+    if as_json:
+        members = [
+            {
+                **_summary_json(q.TrialSummary(m.trial, m.resource, m.values[0])),
+                "values": {k: json_value(v) for k, v in named_values(study, m).items()},
+            }
+            for m in front
+        ]
+        print_json(
+            {
+                "study": study.name,
+                "objectives": [{"metric": k, "mode": mode} for k, mode in objectives],
+                "pareto_front": members,
+            }
+        )
+        return
+    if not front:
+        print(f"no trial of study {study.name!r} has reported a {_feasible(study)}result yet")
+        return
+    names = [f"{metric} ({mode})" for metric, mode in objectives]
+    print(
+        f"Pareto front of {study.name!r}: {len(front)} non-dominated trial(s) "
+        f"at resource {front[0].resource}"
+    )
+    cells = [
+        [m.trial.number, *(text_value(v) for v in m.values), text_config(m.trial.config)]
+        for m in front
+    ]
+    print(format_table(["TRIAL", *(n.upper() for n in names), "CONFIG"], cells))
 
 
 def _feasible(study: Study) -> str:

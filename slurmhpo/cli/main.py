@@ -18,6 +18,7 @@ from types import ModuleType
 from slurmhpo import __version__
 from slurmhpo.cli import (
     cmd_bench,
+    cmd_bench_pareto,
     cmd_daemon,
     cmd_dashboard,
     cmd_db,
@@ -40,6 +41,7 @@ COMMAND_MODULES: list[ModuleType] = [
     cmd_export,
     cmd_run,
     cmd_bench,
+    cmd_bench_pareto,
     cmd_status,
     cmd_lifecycle,
     cmd_daemon,

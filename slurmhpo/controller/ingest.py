@@ -88,8 +88,11 @@ def ingest(
             if scheduler.trial_status(number) is not TrialStatus.RUNNING:
                 break  # the trial was paused or stopped: later lines are not observations
             ok = _feasible(spec, number, record.metrics, logged_problems)
-            action = scheduler.on_result(number, record.resource, record.value, feasible=ok)
-            event = Result(number, record.resource, record.value, action, ok)
+            values = objective_values(spec, record.metrics)
+            action = scheduler.on_result(
+                number, record.resource, record.value, feasible=ok, values=values
+            )
+            event = Result(number, record.resource, record.value, action, ok, values)
             reason = scheduler.decision_reason(number)
             write.decisions.append(NewDecision(action.value, event.to_dict(), number, reason))
             value = math.nan if record.value is None else record.value
@@ -103,6 +106,14 @@ def ingest(
                 if action is Action.PAUSE:
                     paused.add(number)
     return Ingested(now_reached, frozenset(paused), frozenset(unread), offsets)
+
+
+def objective_values(spec: StudySpec, metrics: dict[str, float]) -> tuple[float | None, ...] | None:
+    """Every objective of one metric line when the study has several (a missing one is
+    None, ranked worst, as a missing single objective is); None for one objective."""
+    if not spec.more_objectives:
+        return None
+    return tuple(metrics.get(o.metric) for o in spec.objectives)
 
 
 def _feasible(

@@ -21,7 +21,7 @@ is complete.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -69,14 +69,17 @@ class AsyncHyperband(Scheduler):
         self._probs = bracket_probabilities(count, eta)
         # bracket -> level -> rung; each bracket holds its own rungs (its own ASHA).
         self._rungs: list[dict[int, Rung]] = [
-            {lv: Rung(lv, eta, mode, strict_quota=strict_quota) for lv in self.levels[b:]}
-            for b in range(count)
+            {lv: self._make_rung(lv) for lv in self.levels[b:]} for b in range(count)
         ]
         # Rungs that can promote, highest level first, ties by bracket: the promotion scan order.
         self._scan = sorted(
             ((lv, b) for b in range(count) for lv in self.levels[b:-1]),
             key=lambda item: (-item[0], item[1]),
         )
+
+    def _make_rung(self, level: int) -> Rung:
+        """The rung at ``level``; MO-ASHA puts a Pareto-ranked rung here."""
+        return Rung(level, self.eta, self.mode, strict_quota=self.strict_quota)
 
     @property
     def num_brackets(self) -> int:
@@ -120,6 +123,10 @@ class AsyncHyperband(Scheduler):
         return resource in self._rungs[rec.bracket]
 
     def _decide(self, rec: TrialRecord, resource: int, value: float | None) -> Action:
+        return self._decide_at_rung(rec, resource, value)
+
+    def _decide_at_rung(self, rec: TrialRecord, resource: int, value: Any) -> Action:
+        """The decision once ``value`` (what the rung ranks by) is known."""
         rung = self._rungs[rec.bracket].get(resource)
         if rung is None:
             return Action.CONTINUE  # not a rung level of this trial's bracket

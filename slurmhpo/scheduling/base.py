@@ -24,6 +24,9 @@ Call contract (the controller's side):
   ``feasible=False`` says the result broke an outcome constraint (:mod:`slurmhpo.constraints`):
   it ranks as the worst value wherever the scheduler ranks (exactly as NaN does), and the
   searcher is told so, to keep it out of its model of good points.
+  ``values`` (studies with several objectives only): every objective's value, ``value`` being
+  the first; a multi-objective scheduler (MO-ASHA) ranks by them and refuses a result without
+  them, the others ignore them; the searcher receives them as they are.
 * ``on_error(trial_id)`` when a running trial's job failed (or ended before reaching its
   target). The trial counts as the worst result at the rung it was running towards (the first
   rung level it had not reached), so rungs waiting for it can complete. Errors for trials that
@@ -68,6 +71,7 @@ class Searcher(Protocol):
         value: float | None,
         *,
         feasible: bool = True,
+        values: tuple[float | None, ...] | None = None,
     ) -> None: ...
 
     def on_trial_end(self, trial_id: int) -> None: ...
@@ -136,13 +140,24 @@ class Scheduler(ABC):
         """
 
     def on_result(
-        self, trial_id: int, resource: int, value: float | None, *, feasible: bool = True
+        self,
+        trial_id: int,
+        resource: int,
+        value: float | None,
+        *,
+        feasible: bool = True,
+        values: tuple[float | None, ...] | None = None,
     ) -> Action:
         """Record a result and say what the trial does next (see the module docstring).
 
         An infeasible result reaches the rungs as ``None`` (the worst value), so every rung
         scheduler ranks it last without knowing about constraints; the searcher gets the
         value with ``feasible=False``.
+
+        ``values``: in a study with several objectives, every objective's value in the study
+        file's order (``value`` is the first); None in a single-objective study. The searcher
+        gets them as they are; a multi-objective scheduler ranks by them
+        (:meth:`_check_values`, :meth:`_decide_result`), the others by ``value``.
         """
         rec = self._record(trial_id)
         if isinstance(resource, bool) or not isinstance(resource, int):
@@ -153,10 +168,19 @@ class Scheduler(ABC):
             return _FINAL_ACTION[rec.status]
         if resource <= rec.last_resource:
             return Action.CONTINUE
+        self._check_values(trial_id, values)
         rec.last_resource = resource
         if self._observes(rec, resource):
-            self.searcher.observe(trial_id, rec.config, resource, value, feasible=feasible)
-        action = self._decide(rec, resource, value if feasible else None)
+            if values is None:  # the call single-objective searchers have always had
+                self.searcher.observe(trial_id, rec.config, resource, value, feasible=feasible)
+            else:
+                self.searcher.observe(
+                    trial_id, rec.config, resource, value, feasible=feasible, values=values
+                )
+        if feasible:
+            action = self._decide_result(rec, resource, value, values)
+        else:
+            action = self._decide_result(rec, resource, None, None)
         if action is not Action.CONTINUE:
             if rec.status is TrialStatus.RUNNING:  # _decide may have settled it already
                 rec.status = _STATUS_OF[action]
@@ -217,6 +241,22 @@ class Scheduler(ABC):
     @abstractmethod
     def _decide(self, rec: TrialRecord, resource: int, value: float | None) -> Action:
         """Decision for a running trial's result at a resource it had not reported before."""
+
+    def _check_values(  # noqa: B027 (an optional hook, empty on purpose)
+        self, trial_id: int, values: tuple[float | None, ...] | None
+    ) -> None:
+        """Refuse ``values`` this scheduler cannot rank; single-objective ones take any."""
+
+    def _decide_result(
+        self,
+        rec: TrialRecord,
+        resource: int,
+        value: float | None,
+        values: tuple[float | None, ...] | None,
+    ) -> Action:
+        """:meth:`_decide` on the first objective; multi-objective schedulers override this
+        to rank by ``values`` (None, like ``value``, when the result is infeasible)."""
+        return self._decide(rec, resource, value)
 
     @abstractmethod
     def _on_failed(self, rec: TrialRecord) -> None:

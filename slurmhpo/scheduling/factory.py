@@ -33,7 +33,14 @@ type                    variant / settings
 ``curve``               learning-curve stopping rule (:mod:`~slurmhpo.scheduling.curve`);
                         ``threshold`` (0.05), ``min_points`` (5), ``interval`` (1)
 ``fifo``                no early stopping
+``mo_asha``             MO-ASHA (:mod:`~slurmhpo.scheduling.mo_asha`), for studies with
+                        several objectives: ASHA whose rungs rank by Pareto front;
+                        ``variant``, ``eta``, ``strict_quota`` as asha; ``tie_break`` =
+                        "nsga2" (default, crowding distance) | "epsnet"
 ======================  ===========================================================
+
+A study with several objectives (``objective`` a list) may use ``mo_asha`` or ``fifo`` only:
+the other schedulers rank by one value and would silently optimise the first objective.
 
 ``eta`` is an integer >= 2, default 3. Every rung scheduler (all but ``median``, ``curve`` and
 ``fifo``)
@@ -58,6 +65,7 @@ import numpy as np
 
 from slurmhpo.errors import ConfigError
 from slurmhpo.fields import TableReader
+from slurmhpo.pareto import TIE_BREAKS
 from slurmhpo.scheduling.adaptive import AdaptiveHyperband
 from slurmhpo.scheduling.asha import ASHA, AsyncHyperband, Variant
 from slurmhpo.scheduling.base import Scheduler, Searcher
@@ -65,6 +73,7 @@ from slurmhpo.scheduling.curve import CurveStoppingScheduler
 from slurmhpo.scheduling.fidelity import TrustSettings
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.mo_asha import MOAsyncHyperband
 from slurmhpo.scheduling.pbt import PopulationBasedTraining
 from slurmhpo.scheduling.rungs import RUNG_PLACEMENTS, RungPlacement, rung_levels
 from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
@@ -84,7 +93,9 @@ SCHEDULER_TYPES: tuple[str, ...] = (
     "median",
     "curve",
     "fifo",
+    "mo_asha",
 )
+MULTI_OBJECTIVE_TYPES: tuple[str, ...] = ("mo_asha", "fifo")  # the ones that take several
 # Where each rung scheduler puts its rungs unless the study says ``rung_levels``. "from_min"
 # for all: the only ladder before the setting existed, so a study started with an older
 # slurmhpo still replays its history exactly after an upgrade (another default would change
@@ -97,6 +108,7 @@ DEFAULT_RUNG_LEVELS: dict[str, RungPlacement] = {
     "sync_hyperband": "from_min",
     "bohb": "from_min",
     "adaptive": "from_min",
+    "mo_asha": "from_min",
 }
 _ASYNC_VARIANTS = ("promotion", "stopping")
 _BOHB_VARIANTS = ("sync", "promotion", "stopping")
@@ -109,18 +121,24 @@ def make_scheduler(spec: Mapping[str, Any], space: SearchSpace, seed: int) -> Sc
     table = spec.get("scheduler", {"type": "asha"})
     reader = TableReader(table, "scheduler")
     kind = reader.choice("type", SCHEDULER_TYPES, default="asha")
-    mode = _mode(spec)
+    modes = objective_modes(spec)
+    _check_objective_count(kind, len(modes))
     r_min, r_max = _resource(spec)
     sched_rng, search_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
     )
     searcher_spec = _searcher_spec(spec, kind)
     initial = tuple(spec.get("initial_configs", ()))
-    searcher = make_searcher(searcher_spec, space, mode, search_rng, initial)
-    if kind == "pbt":
-        scheduler: Scheduler = _pbt(reader, _Common(searcher, mode, r_min, r_max, sched_rng), space)
+    searcher = make_searcher(
+        searcher_spec, space, modes[0], search_rng, initial, modes=modes if len(modes) > 1 else ()
+    )
+    common = _Common(searcher, modes[0], r_min, r_max, sched_rng)
+    if kind == "mo_asha":
+        scheduler: Scheduler = _build_mo_asha(reader, common, modes)
+    elif kind == "pbt":
+        scheduler = _pbt(reader, common, space)
     else:
-        scheduler = _build(kind, reader, _Common(searcher, mode, r_min, r_max, sched_rng))
+        scheduler = _build(kind, reader, common)
     reader.finish()
     return scheduler
 
@@ -234,6 +252,36 @@ def _curve(reader: TableReader, c: _Common) -> CurveStoppingScheduler:
     )  # fmt: skip
 
 
+def _check_objective_count(kind: str, count: int) -> None:
+    """MO-ASHA needs several objectives; the single-objective rankers take exactly one."""
+    if count > 1 and kind not in MULTI_OBJECTIVE_TYPES:
+        raise ConfigError(
+            "scheduler.type",
+            f"{kind} ranks by one objective, but the study has {count}",
+            'use scheduler.type = "mo_asha" (or "fifo"), or a single objective',
+        )
+    if count == 1 and kind == "mo_asha":
+        raise ConfigError(
+            "scheduler.type",
+            "mo_asha needs two or more objectives, the study has one",
+            'list them as objective = [{metric = ..., mode = ...}, ...], or use "asha"',
+        )
+
+
+def _build_mo_asha(reader: TableReader, c: _Common, modes: tuple[Mode, ...]) -> Scheduler:
+    eta = _eta(reader)
+    placement = _placement(reader, "mo_asha")
+    variant = reader.choice("variant", _ASYNC_VARIANTS, default="promotion")
+    strict = bool(reader.get("strict_quota", bool, default=False))
+    tie_break = reader.choice("tie_break", TIE_BREAKS, default="nsga2")
+    return MOAsyncHyperband(
+        c.searcher, modes, c.r_min, c.r_max, eta, c.rng,
+        variant="stopping" if variant == "stopping" else "promotion",
+        strict_quota=strict, rung_placement=placement,
+        tie_break="epsnet" if tie_break == "epsnet" else "nsga2",
+    )  # fmt: skip
+
+
 def _trust(reader: TableReader) -> TrustSettings:
     """The adaptive scheduler's trust settings; TrustSettings.check names a bad field."""
     d = TrustSettings()
@@ -286,14 +334,26 @@ def _eta(reader: TableReader) -> int:
     return eta
 
 
-def _mode(spec: Mapping[str, Any]) -> Mode:
+def objective_modes(spec: Mapping[str, Any]) -> tuple[Mode, ...]:
+    """The mode of each objective: ``objective`` is one table or a list of them."""
     objective = spec.get("objective", {})
-    mode = objective.get("mode", "min") if isinstance(objective, Mapping) else None
+    if isinstance(objective, Mapping):
+        return (_mode(objective, "objective.mode"),)
+    if isinstance(objective, list | tuple) and objective:
+        return tuple(
+            _mode(o if isinstance(o, Mapping) else {}, f"objective[{i}].mode")
+            for i, o in enumerate(objective)
+        )
+    raise ConfigError("objective", "must be a table or a non-empty list of tables")
+
+
+def _mode(objective: Mapping[str, Any], field: str) -> Mode:
+    mode = objective.get("mode", "min")
     if mode == "min":
         return "min"
     if mode == "max":
         return "max"
-    raise ConfigError("objective.mode", f"must be 'min' or 'max', got {mode!r}")
+    raise ConfigError(field, f"must be 'min' or 'max', got {mode!r}")
 
 
 def _resource(spec: Mapping[str, Any]) -> tuple[int, int]:

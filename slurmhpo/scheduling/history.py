@@ -26,7 +26,9 @@ A warm start is recorded as the study's first event, with the observations thems
 reference to the studies they came from: those may grow, be deleted or be re-created under the
 same name, while the history must replay exactly what the searcher was fed.
 A result that broke an outcome constraint carries ``"feasible": false``; the key is absent
-otherwise, so histories of studies without constraints are exactly as before.
+otherwise, so histories of studies without constraints are exactly as before. Likewise a
+result of a study with several objectives carries ``"values": [...]`` (every objective, in the
+study file's order, encoded as ``value``), and single-objective histories never do.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Result:
     value: float | None
     action: Action | None = None
     feasible: bool = True
+    values: tuple[float | None, ...] | None = None  # every objective, several-objective studies
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -79,6 +82,8 @@ class Result:
             out["action"] = self.action.value
         if not self.feasible:
             out["feasible"] = False
+        if self.values is not None:
+            out["values"] = [encode_value(v) for v in self.values]
         return out
 
 
@@ -155,7 +160,9 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         action = Action(d["action"]) if d.get("action") is not None else None
         feasible = d.get("feasible", True) is not False
         value = decode_value(d["value"])
-        return Result(int(d["trial_id"]), int(d["resource"]), value, action, feasible)
+        raw = d.get("values")
+        values = None if raw is None else tuple(decode_value(v) for v in raw)
+        return Result(int(d["trial_id"]), int(d["resource"]), value, action, feasible, values)
     if kind == "failed":
         return Failed(int(d["trial_id"]))
     if kind == "warm_start":
@@ -186,7 +193,11 @@ def rebuild(
             spare -= 1
         elif isinstance(event, Result):
             action = scheduler.on_result(
-                event.trial_id, event.resource, event.value, feasible=event.feasible
+                event.trial_id,
+                event.resource,
+                event.value,
+                feasible=event.feasible,
+                values=event.values,
             )
             if event.action is not None and action is not event.action:
                 raise ReplayMismatch(

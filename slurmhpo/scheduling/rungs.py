@@ -139,7 +139,7 @@ class Rung:
     @property
     def quota(self) -> int:
         """How many members may leave this rung upwards: floor(n / eta)."""
-        return len(self._sorted) // self.eta
+        return len(self) // self.eta
 
     @property
     def promoted(self) -> frozenset[int]:

@@ -20,6 +20,12 @@ from slurmhpo.store.commands import ACTIVE_STUDY_STATES, recent_commands
 from slurmhpo.store.db import read_session
 from slurmhpo.store.leases import current_lease
 from slurmhpo.store.models import TRIAL_STATES, Study
+from slurmhpo.store.pareto_front import (
+    is_multi_objective,
+    named_values,
+    pareto_front,
+    study_objectives,
+)
 from slurmhpo.store.queries import best_trial, get_study, list_studies
 from slurmhpo.study import StudySpec
 from slurmhpo.views.encode import json_time, json_value
@@ -88,6 +94,8 @@ def study_detail(session: Session, study: Study) -> dict[str, Any]:
         },
         "rungs": _rungs(session, study, spec),
         "incumbent": _incumbent(session, study),
+        "objectives": [{"metric": m, "mode": mode} for m, mode in study_objectives(study)],
+        "pareto_front": _pareto_front(session, study),
         "budget": _budget(session, study, spec, now, sum(counts.values())),
         "jobs": _jobs(session, study),
         "controller": lease,
@@ -146,6 +154,21 @@ def _incumbent(session: Session, study: Study) -> dict[str, Any] | None:
         "resource": best.resource,
         "config": best.trial.config,
     }
+
+
+def _pareto_front(session: Session, study: Study) -> list[dict[str, Any]] | None:
+    """The non-dominated trials of a study with several objectives; None with one."""
+    if not is_multi_objective(study):
+        return None
+    return [
+        {
+            "trial": m.trial.number,
+            "resource": m.resource,
+            "values": {k: json_value(v) for k, v in named_values(study, m).items()},
+            "config": m.trial.config,
+        }
+        for m in pareto_front(session, study)
+    ]
 
 
 def _budget(

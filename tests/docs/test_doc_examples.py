@@ -91,6 +91,9 @@ NOT_RUN: dict[str, str] = {
     "slurmhpo bench --method asha-stopping,asha-promotion --seeds 10 --json dev-asha.json": (
         BENCH_REASON + " (issue 16's comparison: 120 runs)"
     ),
+    "slurmhpo bench-pareto --seeds 10 --json docs/benchmarks-pareto.json": (
+        BENCH_REASON + " (50 runs; it also rewrites the docs' own JSON)"
+    ),
 }
 NOT_SLURMHPO = {
     "systemctl --user ...": "needs a systemd user session (none in a container or CI)",
@@ -110,7 +113,7 @@ def route(example: Example) -> str:
         return "not-run"
     if example.path.name == "quickstart.md":
         return "quickstart"
-    if words[1] == "bench":
+    if words[1] in ("bench", "bench-pareto"):
         return "unlisted-bench"
     if words[1] == "submit-controller":
         return "slurm"

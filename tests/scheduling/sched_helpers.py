@@ -35,6 +35,7 @@ class FakeSearcher:
         self.ended: set[int] = set()
         self.observed: list[tuple[int, int, float | None]] = []
         self.infeasible: list[tuple[int, int]] = []
+        self.observed_values: list[tuple[int, int, tuple[float | None, ...]]] = []
         self.count = 0
 
     def suggest(self, trial_id: int) -> dict[str, Any] | None:
@@ -52,8 +53,11 @@ class FakeSearcher:
         value: float | None,
         *,
         feasible: bool = True,
+        values: tuple[float | None, ...] | None = None,
     ) -> None:
         self.observed.append((trial_id, resource, value))
+        if values is not None:
+            self.observed_values.append((trial_id, resource, values))
         if not feasible:
             self.infeasible.append((trial_id, resource))
 
@@ -65,6 +69,17 @@ class FakeSearcher:
 def curve(config: dict[str, Any], resource: int) -> float:
     """A loss that falls with the resource; better x stays better (mode "min")."""
     return config["x"] + 1.0 / (resource + 1.0)
+
+
+def second_curve(config: dict[str, Any], resource: int) -> float:
+    """A second objective (mode "min") in conflict with :func:`curve`: every x is on the
+    Pareto front of the two at each resource."""
+    return (1.0 - config["x"]) ** 2 + 0.5 / (resource + 1.0)
+
+
+def objective_count(sched: Scheduler) -> int:
+    """How many objectives ``sched`` ranks by (1 for a single-objective scheduler)."""
+    return len(getattr(sched, "modes", ("min",)))
 
 
 @dataclass
@@ -173,11 +188,15 @@ def run_study(
             continue
         job.resource += 1
         value: float | None = curve(job.config, job.resource)
+        values: tuple[float | None, ...] | None = None
+        if objective_count(sched) > 1:  # a multi-objective scheduler gets both
+            values = (value, second_curve(job.config, job.resource))
         ok = not infeasible(job.config)
         if as_none and not ok:
             value, ok = None, True
-        action = sched.on_result(job.trial_id, job.resource, value, feasible=ok)
-        out.events.append(Result(job.trial_id, job.resource, value, action, ok))
+            values = None if values is None else (None, None)
+        action = sched.on_result(job.trial_id, job.resource, value, feasible=ok, values=values)
+        out.events.append(Result(job.trial_id, job.resource, value, action, ok, values))
         _check_action(job, action, levels)
         if action is Action.CONTINUE:
             seq += 1

@@ -21,6 +21,7 @@ from slurmhpo.scheduling.curve import CurveStoppingScheduler
 from slurmhpo.scheduling.fifo import FIFOScheduler
 from slurmhpo.scheduling.history import Result, Suggested, event_from_dict, rebuild
 from slurmhpo.scheduling.median import MedianStoppingScheduler
+from slurmhpo.scheduling.mo_asha import MOAsyncHyperband
 from slurmhpo.scheduling.pbt import PopulationBasedTraining
 from slurmhpo.scheduling.rungs import rung_levels
 from slurmhpo.scheduling.sync import SyncHyperband, SyncSuccessiveHalving
@@ -118,6 +119,31 @@ FACTORIES: dict[str, tuple[Factory, list[int]]] = {
         ),
         [*range(4, R_MAX, 4), R_MAX],
     ),
+    "mo_asha_promotion": (
+        lambda s, g: MOAsyncHyperband(s, ("min", "min"), R_MIN, R_MAX, ETA, g),
+        LEVELS,
+    ),
+    "mo_asha_stopping": (
+        lambda s, g: MOAsyncHyperband(s, ("min", "min"), R_MIN, R_MAX, ETA, g, variant="stopping"),
+        LEVELS,
+    ),
+    "mo_asha_epsnet_from_max": (
+        lambda s, g: MOAsyncHyperband(
+            s,
+            ("min", "min"),
+            R_MIN,
+            R_UNEVEN,
+            ETA,
+            g,
+            tie_break="epsnet",
+            rung_placement="from_max",
+        ),
+        FROM_MAX,
+    ),
+    "mo_hyperband_promotion": (
+        lambda s, g: MOAsyncHyperband(s, ("min", "min"), R_MIN, R_MAX, ETA, g, num_brackets=None),
+        LEVELS,
+    ),
     "median": (lambda s, g: MedianStoppingScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
     "curve": (lambda s, g: CurveStoppingScheduler(s, "min", R_MIN, R_MAX, g), [R_MAX]),
     "curve_interval": (
@@ -177,9 +203,10 @@ def test_rebuilt_scheduler_decides_like_the_uninterrupted_one(name: str) -> None
             tid = event.suggestion.trial_id if new else -99
             assert replay_rest.suggest(tid, allow_new=new) == event.suggestion
         elif isinstance(event, Result):
-            assert replay_rest.on_result(event.trial_id, event.resource, event.value) is (
-                event.action
+            action = replay_rest.on_result(
+                event.trial_id, event.resource, event.value, values=event.values
             )
+            assert action is event.action
         else:
             replay_rest.on_error(event.trial_id)
     assert replay_rest.rung_table() == sched.rung_table()

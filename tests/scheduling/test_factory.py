@@ -69,7 +69,7 @@ def test_every_type_builds_and_suggests(table: dict, cls: type, variant: str | N
 def test_all_types_are_covered() -> None:
     assert set(SCHEDULER_TYPES) == {
         "asha", "hyperband", "sync_sh", "sync_hyperband", "bohb", "adaptive", "pbt", "median",
-        "curve", "fifo",
+        "curve", "fifo", "mo_asha",
     }  # fmt: skip
 
 
@@ -157,7 +157,10 @@ def test_rung_levels_setting_places_every_rung_schedulers_rungs(
 def test_rung_levels_defaults() -> None:
     """Every rung scheduler's default placement, as DEFAULT_RUNG_LEVELS says."""
     for kind, placement in DEFAULT_RUNG_LEVELS.items():
-        sched = make_scheduler({**study({"type": kind}), "resource": UNEVEN}, SPACE, seed=0)
+        spec = {**study({"type": kind}), "resource": UNEVEN}
+        if kind == "mo_asha":  # needs two objectives
+            spec["objective"] = [{"metric": "acc", "mode": "max"}, {"metric": "ms", "mode": "min"}]
+        sched = make_scheduler(spec, SPACE, seed=0)
         assert sched.levels == rung_levels(1, 52, 3, placement)  # type: ignore[attr-defined]
         assert scheduler_rung_levels({"type": kind}, 1, 52) == sched.levels  # type: ignore[attr-defined]
     assert set(DEFAULT_RUNG_LEVELS) == set(SCHEDULER_TYPES) - {

@@ -43,11 +43,13 @@ class Searcher(Protocol):
         value: float | None,
         *,
         feasible: bool = True,
+        values: tuple[float | None, ...] | None = None,
     ) -> None:
         """Trial ``trial_id`` reported ``value`` at ``resource``; None/NaN/inf rank as worst.
 
         ``feasible=False``: the result broke an outcome constraint; a model must not count
-        it among the good points, whatever its value.
+        it among the good points, whatever its value. ``values``: every objective's value in
+        a study with several (``value`` is the first); None otherwise.
         """
         ...
 
@@ -155,8 +157,11 @@ class BaseSearcher:
         value: float | None,
         *,
         feasible: bool = True,
+        values: tuple[float | None, ...] | None = None,
     ) -> None:
-        """See :class:`Searcher`; configs of trials this searcher did not suggest are welcome."""
+        """See :class:`Searcher`; configs of trials this searcher did not suggest are welcome.
+
+        ``values`` is ignored here: only the multi-objective searcher models them."""
         self.seen.add(config_key(config))
         self._record_observation(trial_id, config, resource, value, feasible)
 

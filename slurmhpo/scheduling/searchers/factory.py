@@ -14,12 +14,16 @@ from slurmhpo.scheduling.searchers.grid import GridSearcher
 from slurmhpo.scheduling.searchers.kde import KDESearcher, KDESettings
 from slurmhpo.scheduling.searchers.mf_kde import MultiFidelityKDESearcher
 from slurmhpo.scheduling.searchers.random_search import RandomSearcher
+from slurmhpo.scheduling.searchers.scalarized_kde import ScalarizedKDESearcher
 from slurmhpo.scheduling.types import Mode
 
 if TYPE_CHECKING:
     from slurmhpo.space import SearchSpace
 
-SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde", "mf_kde")
+SEARCHER_TYPES: tuple[str, ...] = ("random", "grid", "kde", "mf_kde", "mo_kde")
+# Searchers a study with several objectives may use: those that ignore the values, and the
+# one that models them all (a single-objective model would optimise the first objective).
+MULTI_OBJECTIVE: tuple[str, ...] = ("random", "grid", "mo_kde")
 WARM_STARTABLE: tuple[str, ...] = ("kde", "mf_kde")  # searchers with a model to feed
 
 
@@ -29,14 +33,18 @@ def make_searcher(
     mode: Mode,
     rng: np.random.Generator,
     initial_configs: Sequence[Mapping[str, Any]] = (),
+    *,
+    modes: Sequence[Mode] = (),
 ) -> Searcher:
     """The searcher ``spec`` describes, e.g. ``{"type": "kde", "num_samples": 64}``.
 
     Every key is checked: an unknown type or setting, or a value of the wrong type or range,
-    raises ConfigError naming ``searcher.<key>``.
+    raises ConfigError naming ``searcher.<key>``. ``modes``: every objective's mode when the
+    study has several (``mode`` is the first), else empty.
     """
     reader = TableReader(spec, "searcher")
     kind = reader.choice("type", SEARCHER_TYPES)
+    _check_objectives(kind, len(modes))
     _check_warm_start(reader, kind)
     if kind == "random":
         reader.finish()
@@ -48,6 +56,11 @@ def make_searcher(
             space, mode, rng, initial_configs=initial_configs, num_points=num_points
         )
     settings = _kde_settings(reader)
+    if kind == "mo_kde":
+        reader.finish()
+        return ScalarizedKDESearcher(
+            space, modes, rng, initial_configs=initial_configs, settings=settings
+        )
     if kind == "kde":
         reader.finish()
         return KDESearcher(space, mode, rng, initial_configs=initial_configs, settings=settings)
@@ -56,6 +69,22 @@ def make_searcher(
     return MultiFidelityKDESearcher(
         space, mode, rng, initial_configs=initial_configs, settings=settings, weight_power=power
     )
+
+
+def _check_objectives(kind: str, count: int) -> None:
+    """mo_kde models several objectives; the single-objective models take exactly one."""
+    if count > 1 and kind not in MULTI_OBJECTIVE:
+        raise ConfigError(
+            "searcher.type",
+            f"the {kind} searcher models one objective, but the study has {count}",
+            'use searcher.type = "mo_kde" (random scalarisations), "random" or "grid"',
+        )
+    if count <= 1 and kind == "mo_kde":
+        raise ConfigError(
+            "searcher.type",
+            "mo_kde needs two or more objectives, the study has one",
+            'use searcher.type = "kde"',
+        )
 
 
 def _check_warm_start(reader: TableReader, kind: str) -> None:

@@ -60,6 +60,12 @@ class BudgetTable:
         self.infeasible += not feasible
         self.version += 1
 
+    def set_losses(self, losses: np.ndarray) -> None:
+        """Replace every row's loss (in row order), e.g. by a new scalarisation of several
+        objectives; a model fitted on the old losses is out of date after this."""
+        self._loss[: len(self.rows)] = losses
+        self.version += 1
+
     def _grow(self) -> None:
         x = np.empty((2 * self._x.shape[0], self._x.shape[1]))
         x[: self._x.shape[0]] = self._x
