@@ -490,22 +490,11 @@ class Controller:
         if unsubmitted:  # a job may have been submitted just before a crash, its id unrecorded
             self.backend_actions += 1
             ids += list(self.backend.find(list(unsubmitted)).values())
-        if ids:
-            self.backend_actions += 1
-            try:
-                self.backend.cancel(ids)
-            except BackendUnavailable as exc:
-                # The command stays pending, so the next cycle tries again; the submissions
-                # recorded in ``write`` are stored now all the same.
-                log.warning(
-                    "study %s: cannot cancel its %d job(s) yet: %s; the study ends once they "
-                    "are cancelled, trying again next cycle",
-                    self.study.name,
-                    len(ids),
-                    exc,
-                )
-                self._write(write, acting=False)
-                return True
+        if ids and not self._try_cancel(ids, f"study {self.study.name}'s"):
+            # The command stays pending, so the next cycle tries again (the study ends once
+            # its jobs are cancelled); the submissions recorded in ``write`` are stored now.
+            self._write(write, acting=False)
+            return True
         write.applied_commands.extend(plan.applied)
         trials = list(seen.trials.values())
         now = self.clock.utcnow()
@@ -549,16 +538,8 @@ class Controller:
         while the backend cannot be reached (slurmctld down), each cycle tries again rather
         than leave the jobs running with nobody to cancel them."""
         if self._cancel_after_failure:
-            self.backend_actions += 1
-            try:
-                self.backend.cancel(self._cancel_after_failure)
-            except BackendUnavailable as exc:
-                log.warning(
-                    "study %s failed; cannot cancel its %d job(s) yet: %s; trying again next cycle",
-                    self.study.name,
-                    len(self._cancel_after_failure),
-                    exc,
-                )
+            whose = f"failed study {self.study.name}'s"
+            if not self._try_cancel(self._cancel_after_failure, whose):
                 self._write(CycleWrite(), acting=False)  # keeps the lease
                 return True
             self._cancel_after_failure = []
@@ -687,14 +668,21 @@ class Controller:
         (slurmctld down) they stay off :attr:`_cancelled`, so the next cycle derives and
         tries the same cancel again; the jobs meanwhile run on and their reports past the
         stop are not observations."""
+        if self._try_cancel([job.external_id for job in doomed if job.external_id]):
+            self._cancelled.update(job.id for job in doomed)
+            log.info("cancelled %d job(s)", len(doomed))
+
+    def _try_cancel(self, external_ids: Sequence[str], whose: str = "") -> bool:
+        """One scancel of ``external_ids``; False, with a log line, while the backend cannot
+        be reached (slurmctld down): the caller keeps what it needs to try again next cycle."""
         self.backend_actions += 1
         try:
-            self.backend.cancel([job.external_id for job in doomed if job.external_id])
+            self.backend.cancel(external_ids)
         except BackendUnavailable as exc:
-            log.warning("could not cancel %d job(s): %s; trying again next cycle", len(doomed), exc)
-            return
-        self._cancelled.update(job.id for job in doomed)
-        log.info("cancelled %d job(s)", len(doomed))
+            jobs = f"{whose} {len(external_ids)} job(s)".lstrip()
+            log.warning("could not cancel %s: %s; trying again next cycle", jobs, exc)
+            return False
+        return True
 
     def _rebuild(self) -> None:
         """Replay the stored decisions into a fresh scheduler; re-read the paused trials."""
