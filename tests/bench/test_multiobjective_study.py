@@ -95,7 +95,6 @@ def test_status_json_has_the_pareto_front(study_db, capsys) -> None:  # type: ig
 
 
 def test_pareto_plot(study_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("matplotlib")
     from slurmhpo.plots.pareto import plot_pareto
 
     url, _, _ = study_db
